@@ -1,0 +1,160 @@
+# convnet: a plain Makefile. `make` builds build/libconvnet.a, build/libconvnet.so and
+# bin/convnet; `make test` runs the test suite (float and double builds); `make asan`
+# runs it under AddressSanitizer + UndefinedBehaviorSanitizer; `make demo` runs the
+# main job; `make install PREFIX=...`; `make clean`.
+#
+# Switches (set on the command line, e.g. `make CC=clang OPENMP=0 BLAS=none`):
+OPENMP ?= 1          # 1: OpenMP parallel loops (-fopenmp); 0: single-threaded
+BLAS   ?= openblas   # openblas: GEMM through CBLAS; none: the portable blocked GEMM
+ARCH   ?= -march=native
+OPT    ?= -O2
+BUILD  ?= build
+PREFIX ?= /usr/local
+SAN    ?= 0          # 1: build with ASan + UBSan (what `make asan` sets)
+
+OPENMP := $(strip $(OPENMP))
+BLAS   := $(strip $(BLAS))
+SAN    := $(strip $(SAN))
+
+CPPFLAGS_ALL = -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CFLAGS_ALL   = -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH) -fPIC -MMD -MP
+LDLIBS_ALL   = -lz -lm -lpthread
+
+ifeq ($(BLAS),openblas)
+  CPPFLAGS_ALL += -DCN_USE_CBLAS $(shell pkg-config --cflags openblas 2>/dev/null)
+  LDLIBS_ALL   += $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+else ifneq ($(BLAS),none)
+  $(error BLAS must be openblas or none, not '$(BLAS)')
+endif
+
+ifeq ($(OPENMP),1)
+  CFLAGS_ALL += -fopenmp
+  LDFLAGS_OMP = -fopenmp
+else ifneq ($(OPENMP),0)
+  $(error OPENMP must be 1 or 0, not '$(OPENMP)')
+endif
+
+ifeq ($(SAN),1)
+  CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+
+STB_CFLAGS      = $(shell pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
+CRITERION_LIBS  = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+JANSSON_LIBS    = $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+
+LIB_SRC  = $(sort $(wildcard src/*/*.c))
+CLI_SRC  = $(sort $(wildcard cli/*.c))
+TEST_SRC = $(sort $(wildcard tests/test_*.c))
+TEST_SUPPORT = $(sort $(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
+
+OBJ32 = $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
+OBJ64 = $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/f32/%.o)
+TESTS32 = $(TEST_SRC:tests/%.c=$(BUILD)/tests/f32/%)
+TESTS64 = $(TEST_SRC:tests/%.c=$(BUILD)/tests/f64/%)
+
+LIB_A   = $(BUILD)/libconvnet.a
+LIB_SO  = $(BUILD)/libconvnet.so
+LIB64_A = $(BUILD)/libconvnet_f64.a
+ifeq ($(BUILD),build)
+  CLI_BIN = bin/convnet
+else
+  CLI_BIN = $(BUILD)/bin/convnet
+endif
+
+LIBS = $(LDFLAGS_OMP) $(LDFLAGS_SAN) $(LDLIBS_ALL)
+
+.PHONY: all lib cli tests test test-run asan demo install uninstall clean deps bench knn-bench
+.DEFAULT_GOAL := all
+
+all: $(LIB_A) $(LIB_SO) $(CLI_BIN)
+lib: $(LIB_A) $(LIB_SO)
+cli: $(CLI_BIN)
+tests: $(TESTS32) $(TESTS64) $(CLI_BIN)
+
+$(BUILD)/f32/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(STB_CFLAGS) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/f64/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(STB_CFLAGS) -DCN_DOUBLE $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/f32/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB_A): $(OBJ32)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB64_A): $(OBJ64)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(OBJ32)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libconvnet.so.0 -o $@ $^ $(LIBS)
+
+$(CLI_BIN): $(CLI_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(CLI_OBJ) $(LIB_A) $(JANSSON_LIBS) $(LIBS)
+
+# Each tests/test_*.c is one Criterion binary, built against the float library and
+# again against the double library (-DCN_DOUBLE), where gradient checks are strict.
+$(BUILD)/tests/f32/%: tests/%.c $(TEST_SUPPORT) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(STB_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(LIB_A) \
+	    $(CRITERION_LIBS) $(LIBS)
+
+$(BUILD)/tests/f64/%: tests/%.c $(TEST_SUPPORT) $(LIB64_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(STB_CFLAGS) -DCN_DOUBLE $(CFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) \
+	    $(LIB64_A) $(CRITERION_LIBS) $(LIBS)
+
+# Install what the build and the tests need (Debian packages) when any is missing.
+deps:
+	@scripts/setup.sh --check >/dev/null 2>&1 || scripts/setup.sh
+
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: tests
+	@CONVNET_BIN=$(abspath $(CLI_BIN)) tests/run.sh $(BUILD)/tests
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 test-run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(CLI_BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/knn.sh
+
+knn-bench: bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include/convnet $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/convnet.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/convnet/*.h $(DESTDIR)$(PREFIX)/include/convnet/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libconvnet.so.0
+	ln -sf libconvnet.so.0 $(DESTDIR)$(PREFIX)/lib/libconvnet.so
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define CN_VERSION "\(.*\)"/\1/p' include/convnet/core.h)|g' \
+	    -e 's|@LIBS@|$(strip $(LDFLAGS_OMP) $(LDLIBS_ALL))|g' convnet.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/convnet.pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/convnet $(DESTDIR)$(PREFIX)/include/convnet.h
+	rm -f $(DESTDIR)$(PREFIX)/lib/libconvnet.a $(DESTDIR)$(PREFIX)/lib/libconvnet.so* \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/convnet.pc $(DESTDIR)$(PREFIX)/bin/convnet
+
+clean:
+	rm -rf build bin
+
+-include $(OBJ32:.o=.d) $(OBJ64:.o=.d) $(CLI_OBJ:.o=.d)

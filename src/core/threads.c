@@ -1,0 +1,53 @@
+/* threads.c: thread-count control for OpenMP loops and the BLAS, and a string
+ * describing how this library was built. */
+#include "convnet/core.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef CN_USE_CBLAS
+#include <cblas.h>
+#endif
+#include <unistd.h>
+
+static int cores_online(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void cn_set_num_threads(int n)
+{
+    if (n < 1) n = cores_online();
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+#ifdef CN_USE_CBLAS
+    openblas_set_num_threads(n);
+#endif
+}
+
+int cn_get_num_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+const char *cn_build_info(void)
+{
+    return "convnet " CN_VERSION " (" CN_REAL_NAME
+#ifdef CN_USE_CBLAS
+           ", blas=openblas"
+#else
+           ", blas=portable"
+#endif
+#ifdef _OPENMP
+           ", openmp"
+#else
+           ", no openmp"
+#endif
+           ")";
+}
