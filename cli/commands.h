@@ -1,0 +1,17 @@
+/* cli/commands.h: the sub-commands of the convnet tool. Each takes the words after
+ * its name and returns the process exit status (CLI_EXIT_* in args.h); each help
+ * function prints the command's usage, every flag with its default, and examples. */
+#ifndef CONVNET_CLI_COMMANDS_H
+#define CONVNET_CLI_COMMANDS_H
+
+#include <stdio.h>
+
+/* convnet knn: k-nearest neighbours on an IDX dataset (cli/cmd_knn.c). */
+int cmd_knn(int argc, char **argv);
+void cmd_knn_help(FILE *f);
+
+/* convnet linear: linear SVM / softmax classifier (cli/cmd_linear.c). */
+int cmd_linear(int argc, char **argv);
+void cmd_linear_help(FILE *f);
+
+#endif /* CONVNET_CLI_COMMANDS_H */
