@@ -16,7 +16,7 @@
 /* Defaults without --cv (updated from this project's cross-validation results). */
 #define KNN_DEFAULT_K 5
 #define KNN_DEFAULT_METRIC "l1"
-#define KNN_DEFAULT_VOTE "distance"
+#define KNN_DEFAULT_VOTE "uniform"
 
 #define KNN_DEFAULT_VAL 10000
 #define KNN_DEFAULT_SEED 1
