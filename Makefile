@@ -106,12 +106,12 @@ $(CLI_BIN): $(CLI_OBJ) $(LIB_A)
 $(BUILD)/tests/f32/%: tests/%.c $(TEST_SUPPORT) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(STB_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(LIB_A) \
-	    $(CRITERION_LIBS) $(LIBS)
+	    $(CRITERION_LIBS) $(LIBS) $(JANSSON_LIBS)
 
 $(BUILD)/tests/f64/%: tests/%.c $(TEST_SUPPORT) $(LIB64_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(STB_CFLAGS) -DCN_DOUBLE $(CFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) \
-	    $(LIB64_A) $(CRITERION_LIBS) $(LIBS)
+	    $(LIB64_A) $(CRITERION_LIBS) $(LIBS) $(JANSSON_LIBS)
 
 # Install what the build and the tests need (Debian packages) when any is missing.
 deps:

@@ -474,7 +474,7 @@ Test(cli, linear_json_is_one_object, .init = data_setup, .fini = data_teardown)
     json_t *j = parse_one_object(&r);
     cr_expect_str_eq(json_string_value(json_object_get(j, "command")), "linear");
     cr_expect_str_eq(json_string_value(json_object_get(j, "loss")), "softmax");
-    cr_expect_str_eq(json_string_value(json_object_get(j, "norm")), "pixel");
+    cr_expect_str_eq(json_string_value(json_object_get(j, "norm")), "channel");
     cr_expect_eq(json_integer_value(json_object_get(j, "epochs")), 2);
     cr_expect(json_is_integer(json_object_get(j, "batch")));
     expect_number_in(j, "lr", 1e-12, 10);
