@@ -16,16 +16,17 @@
 #include "progress.h"
 
 /* Defaults of this command (the SGD settings come from cn_linear_opts_default). */
-#define LINEAR_DEFAULT_NORM "pixel"
+#define LINEAR_DEFAULT_NORM "channel"
 #define LINEAR_DEFAULT_VAL 10000
 #define LINEAR_DEFAULT_SEED 1
 /* Random-search defaults (updated from this project's searches). */
-#define LINEAR_DEFAULT_TRIALS 20
-#define LINEAR_DEFAULT_LR_LO 1e-4
+#define LINEAR_DEFAULT_TRIALS 40
+#define LINEAR_DEFAULT_LR_LO 1e-5
 #define LINEAR_DEFAULT_LR_HI 1e-1
 #define LINEAR_DEFAULT_REG_LO 1e-6
 #define LINEAR_DEFAULT_REG_HI 1e-1
-#define LINEAR_DEFAULT_SEARCH_EPOCHS 5
+/* 0: each search trial trains for --epochs (the loss's default unless given) */
+#define LINEAR_DEFAULT_SEARCH_EPOCHS 0
 /* The RNG stream of the initial weights (the one cn_linear_search uses). */
 #define LINEAR_INIT_STREAM 0
 
@@ -139,7 +140,7 @@ static int linear_flags(cli_flag *f, linear_cfg *c, const linear_deftext *dt)
         {"trials", CLI_FLAG_INT, "N", "random-search trials", STR(LINEAR_DEFAULT_TRIALS), 1,
          1000, 0, NULL, &c->trials, 0},
         {"search-epochs", CLI_FLAG_INT, "N", "epochs of each search trial",
-         STR(LINEAR_DEFAULT_SEARCH_EPOCHS), 1, 10000, 0, NULL, &c->search_epochs, 0},
+         "same as --epochs", 1, 10000, 0, NULL, &c->search_epochs, 0},
         {"lr-range", CLI_FLAG_RANGE, "LO:HI", "learning rates searched (log-uniform)",
          STR(LINEAR_DEFAULT_LR_LO) ":" STR(LINEAR_DEFAULT_LR_HI), 0, 10, 1, NULL, &c->lr_range,
          0},
@@ -204,14 +205,15 @@ static int run_search(const linear_cfg *c, cn_linear_loss loss, const cli_data *
                       cli_progress *p, cli_out *out, cn_linear_opts *o)
 {
     cn_linear_opts base = *o;
-    base.epochs = c->search_epochs;
+    int search_epochs = c->search_epochs > 0 ? c->search_epochs : o->epochs;
+    base.epochs = search_epochs;
     cn_search_opts s = {c->lr_range.lo, c->lr_range.hi, c->reg_range.lo, c->reg_range.hi,
                         c->trials, (uint64_t)c->seed};
     cn_search_trial *trials = cn_calloc((size_t)c->trials, sizeof *trials); // (trials)
     if (!trials)
         return cli_runtime_error("linear", "out of memory for %d trials", c->trials);
     cli_progress_stage(p, "random search: %d trials of %d epochs, lr in [%g, %g], reg in "
-                          "[%g, %g]...", c->trials, c->search_epochs, s.lr_lo, s.lr_hi,
+                          "[%g, %g]...", c->trials, search_epochs, s.lr_lo, s.lr_hi,
                        s.reg_lo, s.reg_hi);
     cn_error err;
     cn_error_clear(&err);
@@ -229,7 +231,7 @@ static int run_search(const linear_cfg *c, cn_linear_loss loss, const cli_data *
     }
     char title[128];
     snprintf(title, sizeof title, "random search: %d trials, %d epochs each:", c->trials,
-             c->search_epochs);
+             search_epochs);
     static const char *const hdr[] = {"trial", "lr", "reg", "train acc", "val acc",
                                       "final loss", "best"};
     cli_table *t = cli_out_table(out, "search", title, 7, hdr);
@@ -279,7 +281,7 @@ static int run_search(const linear_cfg *c, cn_linear_loss loss, const cli_data *
     }
     cli_out_json(out, "search_edges", ej);
     cli_out_int(out, "search_best", NULL, best + 1);
-    cli_out_int(out, "search_epochs", NULL, c->search_epochs);
+    cli_out_int(out, "search_epochs", NULL, search_epochs);
     o->lr = trials[best].lr;
     o->reg = trials[best].reg;
     cn_free(trials);

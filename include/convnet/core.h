@@ -185,6 +185,19 @@ int cn_get_num_threads(void);
 /* cn_build_info: a constant string naming precision, BLAS backend and OpenMP. */
 const char *cn_build_info(void);
 
+/* cn_blas_corename: the kernel family the BLAS selected when it was loaded
+ * ("SkylakeX", "Haswell", "Prescott", ...), or "portable" in BLAS=none builds. */
+const char *cn_blas_corename(void);
+
+/* cn_blas_coretype_hint: when OpenBLAS did not recognise this CPU and fell back
+ * to its generic kernels ("Prescott") although the CPU has AVX-512 or AVX2, the
+ * value of OPENBLAS_CORETYPE that selects the matching kernels ("SkylakeX" or
+ * "Haswell"); NULL otherwise (and in BLAS=none builds). OpenBLAS reads that
+ * variable only while it is being loaded, so it must be in the environment
+ * before the program starts: the convnet CLI re-executes itself once with it
+ * set. On a CPU newer than Debian 12's OpenBLAS 0.3.21 this is a 4-5x GEMM gap. */
+const char *cn_blas_coretype_hint(void);
+
 /* ------------------------------------------------------------------ time */
 
 /* cn_time_now: seconds from a monotonic clock (CLOCK_MONOTONIC). */

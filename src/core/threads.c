@@ -1,5 +1,5 @@
-/* threads.c: thread-count control for OpenMP loops and the BLAS, and a string
- * describing how this library was built. */
+/* threads.c: thread-count control for OpenMP loops and the BLAS, what the BLAS
+ * selected for this CPU, and a string describing how this library was built. */
 #include "convnet/core.h"
 
 #ifdef _OPENMP
@@ -8,6 +8,7 @@
 #ifdef CN_USE_CBLAS
 #include <cblas.h>
 #endif
+#include <string.h>
 #include <unistd.h>
 
 static int cores_online(void)
@@ -50,4 +51,30 @@ const char *cn_build_info(void)
            ", no openmp"
 #endif
            ")";
+}
+
+const char *cn_blas_corename(void)
+{
+#ifdef CN_USE_CBLAS
+    const char *name = openblas_get_corename();
+    return name ? name : "unknown";
+#else
+    return "portable";
+#endif
+}
+
+const char *cn_blas_coretype_hint(void)
+{
+#if defined(CN_USE_CBLAS) && defined(__x86_64__) && defined(__GNUC__)
+    const char *name = openblas_get_corename();
+    if (!name || (strcmp(name, "Prescott") != 0 && strcmp(name, "prescott") != 0)) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+#else
+    return NULL;
+#endif
 }
