@@ -127,11 +127,11 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 test-run
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all >&2
 	@scripts/demo.sh $(CLI_BIN)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all >&2
 	@bench/knn.sh
 
 knn-bench: bench

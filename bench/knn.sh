@@ -10,6 +10,8 @@
 #       practical blocked L1: broadcasting needs a 10000 x 60000 x 784 temporary).
 # Each number is the median of 3 runs after a warm-up. Prints a table and
 # appends it, with the date, CPU model and git revision, to bench/RESULTS.md.
+# OpenBLAS kernels: OPENBLAS_CORETYPE if set, else the ones `convnet version`
+# reports (the CLI's choice for CPUs OpenBLAS does not recognise), for both sides.
 # Usage: bench/knn.sh [THREADS...]   (default: 1 2); env BUILD (default build),
 # DATA (default /usr/share/datasets/fashion-mnist), REPEATS (default 3).
 set -euo pipefail
@@ -29,6 +31,19 @@ mkdir -p "$BUILD/bench"
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -march=native -fopenmp -Iinclude $BLAS_FLAGS \
     -D_POSIX_C_SOURCE=200809L -o "$BUILD/bench/knn_bench" bench/knn_bench.c \
     "$BUILD/libconvnet.a" $BLAS_LIBS -lz -lm -lpthread
+
+# Both sides run the same OpenBLAS kernels. If OPENBLAS_CORETYPE is unset and
+# OpenBLAS does not recognise this CPU, use the kernels convnet selects for it
+# (cn_blas_coretype_hint), so numpy is not measured on the generic fallback.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    make --no-print-directory BUILD="$BUILD" cli >&2
+    cli=bin/convnet
+    [ "$BUILD" = build ] || cli="$BUILD/bin/convnet"
+    hint=$("$cli" version | sed -n 's/^blas kernels: //p')
+    if [ -n "$hint" ] && [ "$hint" != Prescott ] && [ "$hint" != portable ]; then
+        export OPENBLAS_CORETYPE=$hint
+    fi
+fi
 
 rows=()
 for t in "${THREADS[@]}"; do

@@ -277,7 +277,7 @@ static int knn_run(const knn_cfg *c, cli_progress *p, cli_out *out, double t0)
             cli_out_int(out, "cv_samples", NULL, cv_n);
             cli_out_real(out, "cv_accuracy", "cv accuracy", cv_acc, CLI_FMT_ACC);
         } else {
-            cli_out_str(out, "chosen_by", "chosen by", "flags");
+            cli_out_str(out, "chosen_by", "chosen by", "flags or defaults");
         }
         cli_out_int(out, "seed", NULL, c->seed);
         cli_out_int(out, "threads", NULL, cn_get_num_threads());

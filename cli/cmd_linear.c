@@ -393,7 +393,8 @@ static int linear_run(const linear_cfg *c, cli_flag *flags, int nflags, cli_prog
         cli_out_str(out, "norm", "norm", cn_norm_mode_name(mode));
         cli_out_real(out, "lr", "lr", o.lr, CLI_FMT_G);
         cli_out_real(out, "reg", "reg", o.reg, CLI_FMT_G);
-        cli_out_str(out, "chosen_by", "lr/reg chosen by", c->search ? "random search" : "flags");
+        cli_out_str(out, "chosen_by", "lr/reg chosen by",
+                    c->search ? "random search" : "flags or defaults");
         cli_out_int(out, "epochs", "epochs", o.epochs);
         cli_out_int(out, "batch", "batch", o.batch);
         cli_out_real(out, "momentum", "momentum", o.momentum, CLI_FMT_G);

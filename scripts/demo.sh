@@ -27,8 +27,8 @@ mkdir -p "$OUT"
 # The searches run with the CLI's default ranges, trials and epochs: the same
 # searches that chose the defaults of `convnet linear` (see docs/linear.md).
 
-echo "demo: kNN with 5-fold cross-validation on 10000 training images" >&2
-"$BIN" knn --cv --cv-samples 10000 --json > "$OUT/knn.json"
+echo "demo: kNN with 5-fold cross-validation on 20000 training images" >&2
+"$BIN" knn --cv --json > "$OUT/knn.json"
 
 echo "demo: softmax classifier with random search" >&2
 "$BIN" linear --loss softmax --search \
