@@ -35,6 +35,7 @@ ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -march=native -fopenmp -Iinclude $B
 # Both sides run the same OpenBLAS kernels. If OPENBLAS_CORETYPE is unset and
 # OpenBLAS does not recognise this CPU, use the kernels convnet selects for it
 # (cn_blas_coretype_hint), so numpy is not measured on the generic fallback.
+user_coretype=${OPENBLAS_CORETYPE:-}
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
     make --no-print-directory BUILD="$BUILD" cli >&2
     cli=bin/convnet
@@ -80,11 +81,12 @@ echo "$table"
     echo
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC'), $cpu ($ncpu cores), revision $rev"
     echo
-    envs="${OPENBLAS_CORETYPE:+OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE }"
+    envs="${user_coretype:+OPENBLAS_CORETYPE=$user_coretype }"
     [ "$BUILD" = build ] || envs="${envs}BUILD=$BUILD "
     echo "Command: \`${envs}bench/knn.sh ${THREADS[*]}\` (median of $REPEATS runs after a warm-up; float32;"
     echo "numpy $("$PY" -c 'import numpy; print(numpy.__version__)'), same OpenBLAS thread count on both sides;"
-    echo "OpenBLAS kernel: ${core:-unknown}${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)};"
+    if [ -n "$user_coretype" ]; then how="OPENBLAS_CORETYPE=$user_coretype given"; else how="OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, chosen by the script from \`convnet version\`"; fi
+    echo "OpenBLAS kernel: ${core:-unknown} ($how);"
     echo "load average at the end: $load)."
     echo
     echo "$table"
