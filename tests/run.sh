@@ -27,5 +27,9 @@ done
 if [ ${#bad_bins[@]} -gt 0 ]; then
     echo "failing binaries: ${bad_bins[*]}"
 fi
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+    echo "no test binaries ran under $dir"
+    failed=1
+fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ ${#bad_bins[@]} -eq 0 ]

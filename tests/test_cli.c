@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "convnet.h"
+#include "support.h"
 
 extern char **environ;
 
@@ -179,23 +180,14 @@ static void write_split(const char *prefix, int n, uint32_t seed)
 
 static void data_setup(void)
 {
-    strcpy(g_dir, "/tmp/convnet-cli-XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
+    cr_assert_eq(tst_tmpdir_make(g_dir, sizeof g_dir, "cli"), 0, "mkdtemp failed");
     write_split("train", 1000, 12345u);
     write_split("t10k", 200, 777u);
 }
 
 static void data_teardown(void)
 {
-    static const char *const names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
-                                        "templates.png"};
-    char path[256];
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(path, sizeof path, "%s/%s", g_dir, names[i]);
-        unlink(path);
-    }
-    rmdir(g_dir);
+    tst_tmpdir_remove(g_dir);
 }
 
 /* Parse r.out as exactly one JSON object (json_loads rejects trailing data). */

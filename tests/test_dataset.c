@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "convnet/data.h"
+#include "support.h"
 
 #ifdef CN_DOUBLE
 #define TOL 1e-12
@@ -29,27 +30,13 @@ static const char *const fashion[10] = {"T-shirt/top", "Trouser", "Pullover", "D
 static char tmp_dir[256];
 
 static void make_tmp_dir_named(const char *tag) {
-    const char *base = getenv("TMPDIR");
-    if (!base || !*base) base = "/tmp";
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/cn_test_%s_XXXXXX", base, tag);
-    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
+    cr_assert_eq(tst_tmpdir_make(tmp_dir, sizeof tmp_dir, tag), 0, "mkdtemp failed");
 }
 
 static void make_tmp_dir(void) { make_tmp_dir_named("ds"); }
 
 static void remove_tmp_dir(void) {
-    if (!tmp_dir[0]) return;
-    DIR *d = opendir(tmp_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmp_dir);
+    tst_tmpdir_remove(tmp_dir);
     tmp_dir[0] = '\0';
 }
 

@@ -4,7 +4,6 @@
  * byte-swapped headers). Every bad file is generated in a mkdtemp() folder. */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -15,31 +14,17 @@
 #include <zlib.h>
 
 #include "convnet/data.h"
+#include "support.h"
 
 /* ------------------------------------------------------------------ helpers */
 
 static char tmp_dir[256];
 
 static void make_tmp_dir(void) {
-    const char *base = getenv("TMPDIR");
-    if (!base || !*base) base = "/tmp";
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/cn_test_idx_XXXXXX", base);
-    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
+    cr_assert_eq(tst_tmpdir_make(tmp_dir, sizeof tmp_dir, "idx"), 0, "mkdtemp failed");
 }
 
-static void remove_tmp_dir(void) {
-    DIR *d = opendir(tmp_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmp_dir);
-}
+static void remove_tmp_dir(void) { tst_tmpdir_remove(tmp_dir); }
 
 TestSuite(idx, .init = make_tmp_dir, .fini = remove_tmp_dir);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "convnet.h"
+#include "support.h"
 
 #define STBI_ONLY_PNG
 #define STB_IMAGE_IMPLEMENTATION
@@ -29,18 +30,12 @@ static char pathbuf[512];
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cn_test_png_XXXXXX");
-    cr_assert(mkdtemp(tmpdir), "mkdtemp failed");
+    cr_assert_eq(tst_tmpdir_make(tmpdir, sizeof tmpdir, "png"), 0, "mkdtemp failed");
 }
 
 static void teardown(void)
 {
-    static const char *const names[] = {"a.png", "b.png", "c.png", "t.png", "big.png"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(pathbuf, sizeof pathbuf, "%s/%s", tmpdir, names[i]);
-        remove(pathbuf);
-    }
-    rmdir(tmpdir);
+    tst_tmpdir_remove(tmpdir);
 }
 
 static const char *tmp_path(const char *name)
