@@ -57,33 +57,35 @@ void cli_progress_destroy(cli_progress *p)
     pthread_mutex_destroy(&p->lock);
 }
 
-void cli_progress_stage(cli_progress *p, const char *fmt, ...)
+/* Print prefix + the formatted message + newline on stderr as one line, after
+ * closing any progress line in place. */
+static void print_line(cli_progress *p, const char *prefix, const char *fmt, va_list ap)
 {
-    if (p->quiet)
-        return;
     pthread_mutex_lock(&p->lock);
     close_line(p);
-    va_list ap;
-    va_start(ap, fmt);
+    fputs(prefix, stderr);
     vfprintf(stderr, fmt, ap);
-    va_end(ap);
     fputc('\n', stderr);
     fflush(stderr);
     pthread_mutex_unlock(&p->lock);
 }
 
-void cli_progress_warn(cli_progress *p, const char *fmt, ...)
+void cli_progress_stage(cli_progress *p, const char *fmt, ...)
 {
-    pthread_mutex_lock(&p->lock);
-    close_line(p);
-    fputs("convnet: warning: ", stderr);
+    if (p->quiet)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_line(p, "", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
-    pthread_mutex_unlock(&p->lock);
+}
+
+void cli_progress_warn(cli_progress *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_line(p, "convnet: warning: ", fmt, ap);
+    va_end(ap);
 }
 
 /* "1:05:03", "4:07", "12s" */
