@@ -18,7 +18,7 @@ SAN    := $(strip $(SAN))
 
 CPPFLAGS_ALL = -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS_ALL   = -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH) -fPIC -MMD -MP
-LDLIBS_ALL   = -lz -lm -lpthread
+LDLIBS_ALL   = -ljansson -lz -lm -lpthread
 
 ifeq ($(BLAS),openblas)
   CPPFLAGS_ALL += -DCN_USE_CBLAS $(shell pkg-config --cflags openblas 2>/dev/null)
@@ -118,6 +118,7 @@ deps:
 	@scripts/setup.sh --check >/dev/null 2>&1 || scripts/setup.sh
 
 test: deps
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-run
 
 test-run: tests
@@ -156,5 +157,38 @@ uninstall:
 
 clean:
 	rm -rf build bin
+
+# ---- fuzzing (clang's libFuzzer): `make fuzz` runs the safetensors reader's fuzzer
+# for 60 s on the seed corpus; `make fuzz-smoke` (run by `make test`) runs 2000 inputs
+# and is skipped when clang is missing. New inputs go to build/fuzz, never the seeds.
+FUZZ_CC     ?= clang
+FUZZ_BUILD   = build/fuzz
+FUZZ_BIN     = $(FUZZ_BUILD)/fuzz_safetensors
+FUZZ_CORPUS  = tests/fuzz/corpus_safetensors
+FUZZ_SRC     = $(sort $(wildcard src/core/*.c)) src/io/safetensors_read.c src/io/safetensors_write.c
+FUZZ_FLAGS   = -std=c11 -g -O1 -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+HAVE_FUZZ_CC := $(shell command -v $(FUZZ_CC) 2>/dev/null)
+
+.PHONY: fuzz fuzz-smoke
+$(FUZZ_BIN): tests/fuzz/fuzz_safetensors.c $(FUZZ_SRC) $(wildcard include/convnet/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_safetensors.c $(FUZZ_SRC) $(JANSSON_LIBS) -lm
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	$(FUZZ_BIN) -max_total_time=60 -max_len=65536 $(FUZZ_BUILD)/corpus $(FUZZ_CORPUS)
+
+fuzz-smoke:
+ifeq ($(HAVE_FUZZ_CC),)
+	@echo "fuzz smoke: skipped ($(FUZZ_CC) not found)"
+else
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@rm -rf $(FUZZ_BUILD)/smoke && mkdir -p $(FUZZ_BUILD)/smoke
+	@$(FUZZ_BIN) -runs=2000 -seed=1 -max_len=65536 $(FUZZ_BUILD)/smoke $(FUZZ_CORPUS) \
+	    > $(FUZZ_BUILD)/smoke.log 2>&1 \
+	    && echo "fuzz smoke: 2000 runs of fuzz_safetensors passed" \
+	    || { tail -n 40 $(FUZZ_BUILD)/smoke.log; exit 1; }
+endif
 
 -include $(OBJ32:.o=.d) $(OBJ64:.o=.d) $(CLI_OBJ:.o=.d)
