@@ -1,0 +1,296 @@
+/* conv2d.c: 2-D convolution forward and backward on raw NCHW arrays. The general
+ * case is im2col + one GEMM per image and group (a 1x1 stride-1 unpadded
+ * convolution uses the input itself as the im2col matrix); depthwise convolution
+ * (groups == c_in) runs direct loops. OpenMP runs the batch's slots (image i in
+ * slot i % slots) in parallel, each with its own workspace slice; the weight
+ * gradient is summed per slot in image order and the slots are added in slot
+ * order, so every result is independent of the thread count.
+ * Derivation: docs/derivations/conv2d-im2col.md. */
+#include "convnet/conv.h"
+#include "convnet/kernels.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ shared pieces */
+
+#ifdef _OPENMP
+/* PAR_MIN_WORK: below this many multiply-adds a convolution runs on one thread
+ * (waking a thread team costs more than it saves; results are identical). */
+#define PAR_MIN_WORK ((size_t)1 << 16)
+
+/* conv_parallel: 1 when g's forward multiply-adds reach PAR_MIN_WORK. */
+static int conv_parallel(const cn_conv2d_geom *g)
+{
+    return (double)g->n * g->c_out * g->hw_out * g->kdim >= (double)PAR_MIN_WORK;
+}
+#endif
+
+/* add_bias: y (n, c, hw) += b (c) per channel. */
+static void add_bias(const cn_conv2d_geom *g, const cn_real *b, cn_real *y)
+{
+    const long planes = (long)g->n * g->c_out;
+    const size_t hw = (size_t)g->hw_out;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (long p = 0; p < planes; p++) {
+        const cn_real bv = b[p % g->c_out];
+        cn_real *yp = y + (size_t)p * hw; // (hw_out)
+        for (size_t k = 0; k < hw; k++) yp[k] += bv;
+    }
+}
+
+/* bias_grad: db (c_out) += sum over images, then positions, of dy (n, c_out, hw). */
+static void bias_grad(const cn_conv2d_geom *g, const cn_real *dy, cn_real *db)
+{
+    const size_t hw = (size_t)g->hw_out;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (int co = 0; co < g->c_out; co++) {
+        cn_real acc = 0;
+        for (int i = 0; i < g->n; i++) {
+            const cn_real *d = dy + ((size_t)i * g->c_out + co) * hw; // (hw_out)
+            for (size_t k = 0; k < hw; k++) acc += d[k];
+        }
+        db[co] += acc;
+    }
+}
+
+/* out_range: output positions o in [0, n_out) that read input o*s - p + k*d
+ * inside [0, n_in): [*lo, *hi) (empty when *lo >= *hi). */
+static void out_range(int n_in, int n_out, int s, int p, int k, int d, int *lo, int *hi)
+{
+    long long off = (long long)k * d - p;
+    long long a = -off > 0 ? (-off + s - 1) / s : 0;
+    long long num = (long long)n_in - off;
+    long long b = num > 0 ? (num + s - 1) / s : 0;
+    if (b > n_out) b = n_out;
+    if (b < a) b = a;
+    *lo = (int)a;
+    *hi = (int)b;
+}
+
+/* ------------------------------------------------------------------ depthwise */
+
+/* dw_forward: y[i, co] = sum_{ki,kj} w[co, 0, ki, kj] x[i, co / cg_out, ...]:
+ * one output plane per iteration, kernel taps outermost so the innermost loop
+ * runs over a contiguous (or strided) input row. */
+static void dw_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real *w,
+                       cn_real *y)
+{
+    const long planes = (long)g->n * g->c_out;
+    const size_t plane_in = (size_t)g->h * g->w, plane_out = (size_t)g->hw_out;
+    const int WO = g->w_out, sh = g->stride_h, sw = g->stride_w;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (long p = 0; p < planes; p++) {
+        const int i = (int)(p / g->c_out), co = (int)(p % g->c_out);
+        const int ci = co / g->cg_out;
+        const cn_real *xp = x + ((size_t)i * g->c_in + ci) * plane_in; // (h, w)
+        const cn_real *wk = w + (size_t)co * g->kh * g->kw;           // (kh, kw)
+        cn_real *yp = y + (size_t)p * plane_out;                       // (h_out, w_out)
+        memset(yp, 0, plane_out * sizeof *yp);
+        for (int ki = 0; ki < g->kh; ki++) {
+            int oh_lo, oh_hi;
+            out_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
+            for (int kj = 0; kj < g->kw; kj++) {
+                int ow_lo, ow_hi;
+                out_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
+                const cn_real wv = wk[ki * g->kw + kj];
+                const long long coff = (long long)kj * g->dil_w - g->pad_w;
+                for (int oh = oh_lo; oh < oh_hi; oh++) {
+                    const long long ih = (long long)oh * sh - g->pad_h + (long long)ki * g->dil_h;
+                    const cn_real *xr = xp + (size_t)ih * g->w; // (w)
+                    cn_real *yr = yp + (size_t)oh * WO;         // (w_out)
+                    for (int ow = ow_lo; ow < ow_hi; ow++)
+                        yr[ow] += wv * xr[(long long)ow * sw + coff];
+                }
+            }
+        }
+    }
+}
+
+/* dw_backward_data: dx[i, ci] = sum over its cg_out output channels co and taps
+ * of w[co, 0, ki, kj] dy[i, co, ...] scattered back (overwritten). */
+static void dw_backward_data(const cn_conv2d_geom *g, const cn_real *w, const cn_real *dy,
+                             cn_real *dx)
+{
+    const long planes = (long)g->n * g->c_in;
+    const size_t plane_in = (size_t)g->h * g->w, plane_out = (size_t)g->hw_out;
+    const int WO = g->w_out, sh = g->stride_h, sw = g->stride_w;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (long p = 0; p < planes; p++) {
+        const int i = (int)(p / g->c_in), ci = (int)(p % g->c_in);
+        cn_real *dxp = dx + (size_t)p * plane_in; // (h, w)
+        memset(dxp, 0, plane_in * sizeof *dxp);
+        for (int m = 0; m < g->cg_out; m++) {
+            const int co = ci * g->cg_out + m;
+            const cn_real *dyp = dy + ((size_t)i * g->c_out + co) * plane_out; // (h_out, w_out)
+            const cn_real *wk = w + (size_t)co * g->kh * g->kw;               // (kh, kw)
+            for (int ki = 0; ki < g->kh; ki++) {
+                int oh_lo, oh_hi;
+                out_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
+                for (int kj = 0; kj < g->kw; kj++) {
+                    int ow_lo, ow_hi;
+                    out_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
+                    const cn_real wv = wk[ki * g->kw + kj];
+                    const long long coff = (long long)kj * g->dil_w - g->pad_w;
+                    for (int oh = oh_lo; oh < oh_hi; oh++) {
+                        const long long ih =
+                            (long long)oh * sh - g->pad_h + (long long)ki * g->dil_h;
+                        cn_real *xr = dxp + (size_t)ih * g->w;       // (w)
+                        const cn_real *dr = dyp + (size_t)oh * WO;   // (w_out)
+                        for (int ow = ow_lo; ow < ow_hi; ow++)
+                            xr[(long long)ow * sw + coff] += wv * dr[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* dw_backward_weight: dw[co, 0, ki, kj] += sum over images and outputs of
+ * dy[i, co, oh, ow] x[i, ci, ih, iw]; one output channel per iteration, images
+ * in order, so the sum's order is fixed. */
+static void dw_backward_weight(const cn_conv2d_geom *g, const cn_real *x, const cn_real *dy,
+                               cn_real *dw)
+{
+    const size_t plane_in = (size_t)g->h * g->w, plane_out = (size_t)g->hw_out;
+    const int WO = g->w_out, sh = g->stride_h, sw = g->stride_w;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (int co = 0; co < g->c_out; co++) {
+        const int ci = co / g->cg_out;
+        for (int ki = 0; ki < g->kh; ki++) {
+            int oh_lo, oh_hi;
+            out_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
+            for (int kj = 0; kj < g->kw; kj++) {
+                int ow_lo, ow_hi;
+                out_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
+                const long long coff = (long long)kj * g->dil_w - g->pad_w;
+                cn_real acc = 0;
+                for (int i = 0; i < g->n; i++) {
+                    const cn_real *xp = x + ((size_t)i * g->c_in + ci) * plane_in;    // (h, w)
+                    const cn_real *dyp = dy + ((size_t)i * g->c_out + co) * plane_out; // (h_out, w_out)
+                    for (int oh = oh_lo; oh < oh_hi; oh++) {
+                        const long long ih =
+                            (long long)oh * sh - g->pad_h + (long long)ki * g->dil_h;
+                        const cn_real *xr = xp + (size_t)ih * g->w;
+                        const cn_real *dr = dyp + (size_t)oh * WO;
+                        for (int ow = ow_lo; ow < ow_hi; ow++)
+                            acc += dr[ow] * xr[(long long)ow * sw + coff];
+                    }
+                }
+                dw[((size_t)co * g->kh + ki) * g->kw + kj] += acc;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ public */
+
+void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real *w,
+                       const cn_real *b, cn_real *y, cn_real *ws)
+{
+    CN_ASSERT(g && g->slots >= 1 && x && w && y);
+    if (g->depthwise) {
+        dw_forward(g, x, w, y);
+        if (b) add_bias(g, b, y);
+        return;
+    }
+    CN_ASSERT(ws);
+    const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
+    const size_t slot = (size_t)kdim * g->c_out + (g->direct_1x1 ? 0 : (size_t)kdim * hw);
+    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
+    const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
+    const size_t w_grp = (size_t)g->cg_out * kdim;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (int s = 0; s < S; s++) {
+        cn_real *cols = ws + (size_t)s * slot; // (kdim, hw_out)
+        for (int i = s; i < g->n; i += S) {
+            for (int grp = 0; grp < g->groups; grp++) {
+                const cn_real *xg = x + i * x_img + grp * x_grp; // (cg_in, h, w)
+                const cn_real *B = xg;
+                if (!g->direct_1x1) {
+                    cn_im2col(g, xg, cols);
+                    B = cols;
+                }
+                // y_g (cg_out, hw_out) = w_g (cg_out, kdim) B (kdim, hw_out)
+                cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, hw, kdim, 1, w + grp * w_grp, kdim,
+                        B, hw, 0, y + i * y_img + grp * y_grp, hw);
+            }
+        }
+    }
+    if (b) add_bias(g, b, y);
+}
+
+void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real *w,
+                        const cn_real *dy, cn_real *dx, cn_real *dw, cn_real *db,
+                        cn_real *ws)
+{
+    CN_ASSERT(g && g->slots >= 1 && x && w && dy);
+    if (db) bias_grad(g, dy, db);
+    if (g->depthwise) {
+        if (dx) dw_backward_data(g, w, dy, dx);
+        if (dw) dw_backward_weight(g, x, dy, dw);
+        return;
+    }
+    if (!dx && !dw) return;
+    CN_ASSERT(ws);
+    const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
+    const size_t cols_sz = g->direct_1x1 ? 0 : (size_t)kdim * hw;
+    const size_t wsz = (size_t)kdim * g->c_out, slot = cols_sz + wsz;
+    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
+    const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
+    const size_t w_grp = (size_t)g->cg_out * kdim;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (int s = 0; s < S; s++) {
+        cn_real *cols = ws + (size_t)s * slot; // (kdim, hw_out)
+        cn_real *part = cols + cols_sz;        // (c_out, cg_in, kh, kw)
+        for (int i = s; i < g->n; i += S) {
+            const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
+            for (int grp = 0; grp < g->groups; grp++) {
+                const cn_real *xg = x + i * x_img + grp * x_grp;   // (cg_in, h, w)
+                const cn_real *dyg = dy + i * y_img + grp * y_grp; // (cg_out, hw_out)
+                const cn_real *wg = w + grp * w_grp;               // (cg_out, kdim)
+                if (dw) {
+                    const cn_real *B = xg;
+                    if (!g->direct_1x1) {
+                        cn_im2col(g, xg, cols);
+                        B = cols;
+                    }
+                    // part_g (cg_out, kdim) (+)= dy_g (cg_out, hw_out) B^T (hw_out, kdim)
+                    cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_out, kdim, hw, 1, dyg, hw, B, hw, beta,
+                            part + grp * w_grp, kdim);
+                }
+                if (dx) {
+                    cn_real *dxg = dx + i * x_img + grp * x_grp; // (cg_in, h, w)
+                    // dcols (kdim, hw_out) = w_g^T (kdim, cg_out) dy_g (cg_out, hw_out)
+                    cn_real *dcols = g->direct_1x1 ? dxg : cols;
+                    cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, hw, g->cg_out, 1, wg, kdim, dyg, hw, 0,
+                            dcols, hw);
+                    if (!g->direct_1x1) cn_col2im(g, cols, dxg);
+                }
+            }
+        }
+    }
+    if (!dw) return;
+    const long nw = (long)wsz;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (long k = 0; k < nw; k++) {
+        cn_real acc = ws[k + cols_sz];
+        for (int s = 1; s < S; s++) acc += ws[(size_t)s * slot + cols_sz + (size_t)k];
+        dw[k] += acc;
+    }
+}

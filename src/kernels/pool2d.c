@@ -1,0 +1,312 @@
+/* pool2d.c: 2-D max and average pooling and global pooling on raw NCHW arrays,
+ * forward and backward, with PyTorch 1.13's CPU semantics to the letter: output
+ * size with ceil_mode and its "last window starts inside" rule, max windows that
+ * skip padding by whole dilation steps, first-maximum ties, NaN propagation,
+ * flat per-plane argmax indices, and the average divisor clipped to the padded
+ * input (count_include_pad) or the input. Direct loops, OpenMP over planes;
+ * each plane is computed alone, so results never depend on the thread count. */
+#include "convnet/conv.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#ifdef _OPENMP
+/* PAR_MIN_WORK: below this many element visits pooling runs on one thread
+ * (waking a thread team costs more than it saves; results are identical). */
+#define PAR_MIN_WORK ((size_t)1 << 15)
+
+/* pool_parallel: 1 when g's window visits reach PAR_MIN_WORK. */
+static int pool_parallel(const cn_pool2d_geom *g)
+{
+    return (double)g->n * g->c * g->h_out * g->w_out * g->kh * g->kw >= (double)PAR_MIN_WORK;
+}
+#endif
+
+/* floor_div: floor(a / b) for b > 0 (PyTorch's div_rtn). */
+static long long floor_div(long long a, long long b)
+{
+    long long q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* pool_out: PyTorch's pooling_output_shape for one axis (may be < 1). */
+static long long pool_out(int in, int k, int s, int p, int d, int ceil_mode)
+{
+    long long o = floor_div((long long)in + 2LL * p - (long long)d * (k - 1) - 1 +
+                                (ceil_mode ? s - 1 : 0),
+                            s) + 1;
+    if (ceil_mode && (o - 1) * s >= (long long)in + p) o--;
+    return o;
+}
+
+cn_status cn_pool2d_geom_init(cn_pool2d_geom *g, cn_error *err)
+{
+    if (!g) return cn_error_set(err, CN_ERR_ARG, "pool2d: NULL geometry");
+    if (g->kind != CN_POOL_MAX && g->kind != CN_POOL_AVG)
+        return cn_error_set(err, CN_ERR_ARG, "pool2d: unknown pooling kind %d", (int)g->kind);
+    if (g->n < 1 || g->c < 1 || g->h < 1 || g->w < 1)
+        return cn_error_set(err, CN_ERR_SHAPE,
+                            "pool2d: input shape (%d, %d, %d, %d) must have every size >= 1",
+                            g->n, g->c, g->h, g->w);
+    if (g->kh < 1 || g->kw < 1)
+        return cn_error_set(err, CN_ERR_SHAPE, "pool2d: kernel %dx%d must be >= 1", g->kh,
+                            g->kw);
+    if (g->stride_h < 1 || g->stride_w < 1)
+        return cn_error_set(err, CN_ERR_SHAPE, "pool2d: stride (%d, %d) must be >= 1",
+                            g->stride_h, g->stride_w);
+    if (g->dil_h < 1 || g->dil_w < 1)
+        return cn_error_set(err, CN_ERR_SHAPE, "pool2d: dilation (%d, %d) must be >= 1",
+                            g->dil_h, g->dil_w);
+    if (g->kind == CN_POOL_AVG && (g->dil_h != 1 || g->dil_w != 1))
+        return cn_error_set(err, CN_ERR_SHAPE,
+                            "pool2d: average pooling has no dilation, got (%d, %d)", g->dil_h,
+                            g->dil_w);
+    if (g->pad_h < 0 || g->pad_w < 0 || g->pad_h > g->kh / 2 || g->pad_w > g->kw / 2)
+        return cn_error_set(err, CN_ERR_SHAPE,
+                            "pool2d: padding (%d, %d) must be >= 0 and at most half the "
+                            "kernel %dx%d",
+                            g->pad_h, g->pad_w, g->kh, g->kw);
+    long long ho = pool_out(g->h, g->kh, g->stride_h, g->pad_h, g->dil_h, g->ceil_mode != 0);
+    long long wo = pool_out(g->w, g->kw, g->stride_w, g->pad_w, g->dil_w, g->ceil_mode != 0);
+    if (ho < 1 || wo < 1)
+        return cn_error_set(err, CN_ERR_SHAPE,
+                            "pool2d: pool window larger than padded input: kernel %dx%d "
+                            "(dilation %d, %d) over input %dx%d with padding (%d, %d) gives "
+                            "output %lldx%lld",
+                            g->kh, g->kw, g->dil_h, g->dil_w, g->h, g->w, g->pad_h, g->pad_w,
+                            ho, wo);
+    g->h_out = (int)ho;
+    g->w_out = (int)wo;
+    size_t plane, planes, t;
+    if (cn_mul_overflow((size_t)g->h, (size_t)g->w, &plane) || plane > INT32_MAX ||
+        cn_mul_overflow((size_t)g->n, (size_t)g->c, &planes) ||
+        cn_mul_overflow(planes, plane, &t) || cn_mul_overflow(t, sizeof(cn_real), &t) ||
+        cn_mul_overflow(planes, (size_t)ho * (size_t)wo, &t) ||
+        cn_mul_overflow(t, sizeof(cn_real), &t))
+        return cn_error_set(err, CN_ERR_RANGE,
+                            "pool2d: input (%d, %d, %d, %d) overflows its buffer or int32 "
+                            "plane indices",
+                            g->n, g->c, g->h, g->w);
+    return CN_OK;
+}
+
+/* ------------------------------------------------------------------ max */
+
+void cn_maxpool2d_forward(const cn_pool2d_geom *g, const cn_real *x, cn_real *y,
+                          int32_t *idx)
+{
+    CN_ASSERT(g && g->kind == CN_POOL_MAX && g->h_out >= 1 && x && y && idx);
+    const long planes = (long)g->n * g->c;
+    const int H = g->h, W = g->w, HO = g->h_out, WO = g->w_out;
+    const size_t plane_in = (size_t)H * W, plane_out = (size_t)HO * WO;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (pool_parallel(g))
+#endif
+    for (long p = 0; p < planes; p++) {
+        const cn_real *xp = x + (size_t)p * plane_in; // (h, w)
+        cn_real *yp = y + (size_t)p * plane_out;      // (h_out, w_out)
+        int32_t *ip = idx + (size_t)p * plane_out;    // (h_out, w_out)
+        for (int oh = 0; oh < HO; oh++) {
+            long long h0 = (long long)oh * g->stride_h - g->pad_h;
+            long long h1 = h0 + (long long)(g->kh - 1) * g->dil_h + 1;
+            if (h1 > H) h1 = H;
+            while (h0 < 0) h0 += g->dil_h;
+            for (int ow = 0; ow < WO; ow++) {
+                long long w0 = (long long)ow * g->stride_w - g->pad_w;
+                long long w1 = w0 + (long long)(g->kw - 1) * g->dil_w + 1;
+                if (w1 > W) w1 = W;
+                while (w0 < 0) w0 += g->dil_w;
+                const size_t o = (size_t)oh * WO + ow;
+                if (h0 >= h1 || w0 >= w1) {
+                    yp[o] = (cn_real)-INFINITY;
+                    ip[o] = -1;
+                    continue;
+                }
+                long long best = h0 * W + w0;
+                cn_real m = (cn_real)-INFINITY;
+                for (long long ih = h0; ih < h1; ih += g->dil_h)
+                    for (long long iw = w0; iw < w1; iw += g->dil_w) {
+                        const long long k = ih * W + iw;
+                        const cn_real v = xp[k];
+                        if (v > m || isnan(v)) {
+                            m = v;
+                            best = k;
+                        }
+                    }
+                yp[o] = m;
+                ip[o] = (int32_t)best;
+            }
+        }
+    }
+}
+
+void cn_maxpool2d_backward(const cn_pool2d_geom *g, const cn_real *dy, const int32_t *idx,
+                           cn_real *dx)
+{
+    CN_ASSERT(g && g->kind == CN_POOL_MAX && dy && idx && dx);
+    const long planes = (long)g->n * g->c;
+    const size_t plane_in = (size_t)g->h * g->w, plane_out = (size_t)g->h_out * g->w_out;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (pool_parallel(g))
+#endif
+    for (long p = 0; p < planes; p++) {
+        cn_real *dxp = dx + (size_t)p * plane_in;       // (h, w)
+        const cn_real *dyp = dy + (size_t)p * plane_out; // (h_out, w_out)
+        const int32_t *ip = idx + (size_t)p * plane_out; // (h_out, w_out)
+        memset(dxp, 0, plane_in * sizeof *dxp);
+        for (size_t o = 0; o < plane_out; o++) {
+            CN_ASSERT(ip[o] < (int64_t)plane_in);
+            if (ip[o] >= 0) dxp[ip[o]] += dyp[o];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ average */
+
+/* avg_window: PyTorch's clipped window [h0, h1) x [w0, w1) of output (oh, ow)
+ * and its divisor; returns 0 when the clipped window is empty. */
+static int avg_window(const cn_pool2d_geom *g, int oh, int ow, int *h0, int *h1, int *w0,
+                      int *w1, cn_real *div)
+{
+    long long a = (long long)oh * g->stride_h - g->pad_h;
+    long long b = (long long)ow * g->stride_w - g->pad_w;
+    long long a1 = a + g->kh, b1 = b + g->kw;
+    if (a1 > (long long)g->h + g->pad_h) a1 = (long long)g->h + g->pad_h;
+    if (b1 > (long long)g->w + g->pad_w) b1 = (long long)g->w + g->pad_w;
+    const long long pool_size = (a1 - a) * (b1 - b);
+    if (a < 0) a = 0;
+    if (b < 0) b = 0;
+    if (a1 > g->h) a1 = g->h;
+    if (b1 > g->w) b1 = g->w;
+    if (a >= a1 || b >= b1) return 0;
+    *h0 = (int)a;
+    *h1 = (int)a1;
+    *w0 = (int)b;
+    *w1 = (int)b1;
+    *div = (cn_real)(g->count_include_pad ? pool_size : (a1 - a) * (b1 - b));
+    return 1;
+}
+
+void cn_avgpool2d_forward(const cn_pool2d_geom *g, const cn_real *x, cn_real *y)
+{
+    CN_ASSERT(g && g->kind == CN_POOL_AVG && g->h_out >= 1 && x && y);
+    const long planes = (long)g->n * g->c;
+    const int W = g->w, HO = g->h_out, WO = g->w_out;
+    const size_t plane_in = (size_t)g->h * W, plane_out = (size_t)HO * WO;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (pool_parallel(g))
+#endif
+    for (long p = 0; p < planes; p++) {
+        const cn_real *xp = x + (size_t)p * plane_in; // (h, w)
+        cn_real *yp = y + (size_t)p * plane_out;      // (h_out, w_out)
+        for (int oh = 0; oh < HO; oh++)
+            for (int ow = 0; ow < WO; ow++) {
+                int h0, h1, w0, w1;
+                cn_real div;
+                cn_real *o = yp + (size_t)oh * WO + ow;
+                if (!avg_window(g, oh, ow, &h0, &h1, &w0, &w1, &div)) {
+                    *o = 0;
+                    continue;
+                }
+                cn_real s = 0;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) s += xp[(size_t)ih * W + iw];
+                *o = s / div;
+            }
+    }
+}
+
+void cn_avgpool2d_backward(const cn_pool2d_geom *g, const cn_real *dy, cn_real *dx)
+{
+    CN_ASSERT(g && g->kind == CN_POOL_AVG && dy && dx);
+    const long planes = (long)g->n * g->c;
+    const int W = g->w, HO = g->h_out, WO = g->w_out;
+    const size_t plane_in = (size_t)g->h * W, plane_out = (size_t)HO * WO;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (pool_parallel(g))
+#endif
+    for (long p = 0; p < planes; p++) {
+        cn_real *dxp = dx + (size_t)p * plane_in;       // (h, w)
+        const cn_real *dyp = dy + (size_t)p * plane_out; // (h_out, w_out)
+        memset(dxp, 0, plane_in * sizeof *dxp);
+        for (int oh = 0; oh < HO; oh++)
+            for (int ow = 0; ow < WO; ow++) {
+                int h0, h1, w0, w1;
+                cn_real div;
+                if (!avg_window(g, oh, ow, &h0, &h1, &w0, &w1, &div)) continue;
+                const cn_real v = dyp[(size_t)oh * WO + ow] / div;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) dxp[(size_t)ih * W + iw] += v;
+            }
+    }
+}
+
+/* ------------------------------------------------------------------ global */
+
+void cn_global_avgpool_forward(size_t nc, size_t hw, const cn_real *x, cn_real *y)
+{
+    CN_ASSERT(hw >= 1 && x && y);
+    const long planes = (long)nc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((double)nc * hw >= (double)PAR_MIN_WORK)
+#endif
+    for (long p = 0; p < planes; p++) {
+        const cn_real *xp = x + (size_t)p * hw; // (hw)
+        cn_real s = 0;
+        for (size_t k = 0; k < hw; k++) s += xp[k];
+        y[p] = s / (cn_real)hw;
+    }
+}
+
+void cn_global_avgpool_backward(size_t nc, size_t hw, const cn_real *dy, cn_real *dx)
+{
+    CN_ASSERT(hw >= 1 && dy && dx);
+    const long planes = (long)nc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((double)nc * hw >= (double)PAR_MIN_WORK)
+#endif
+    for (long p = 0; p < planes; p++) {
+        const cn_real v = dy[p] / (cn_real)hw;
+        cn_real *dxp = dx + (size_t)p * hw; // (hw)
+        for (size_t k = 0; k < hw; k++) dxp[k] = v;
+    }
+}
+
+void cn_global_maxpool_forward(size_t nc, size_t hw, const cn_real *x, cn_real *y,
+                               int32_t *idx)
+{
+    CN_ASSERT(hw >= 1 && hw <= INT32_MAX && x && y && idx);
+    const long planes = (long)nc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((double)nc * hw >= (double)PAR_MIN_WORK)
+#endif
+    for (long p = 0; p < planes; p++) {
+        const cn_real *xp = x + (size_t)p * hw; // (hw)
+        cn_real m = (cn_real)-INFINITY;
+        size_t best = 0;
+        for (size_t k = 0; k < hw; k++)
+            if (xp[k] > m || isnan(xp[k])) {
+                m = xp[k];
+                best = k;
+            }
+        y[p] = m;
+        idx[p] = (int32_t)best;
+    }
+}
+
+void cn_global_maxpool_backward(size_t nc, size_t hw, const cn_real *dy, const int32_t *idx,
+                                cn_real *dx)
+{
+    CN_ASSERT(hw >= 1 && dy && idx && dx);
+    const long planes = (long)nc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((double)nc * hw >= (double)PAR_MIN_WORK)
+#endif
+    for (long p = 0; p < planes; p++) {
+        cn_real *dxp = dx + (size_t)p * hw; // (hw)
+        memset(dxp, 0, hw * sizeof *dxp);
+        CN_ASSERT(idx[p] >= 0 && (size_t)idx[p] < hw);
+        dxp[idx[p]] = dy[p];
+    }
+}
