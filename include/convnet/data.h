@@ -36,6 +36,12 @@ typedef struct cn_idx {
  * is filled and owned by the caller (cn_idx_free); on error *out is zeroed. */
 cn_status cn_idx_read(const char *path, int expect_ndim, cn_idx *out, cn_error *err);
 
+/* cn_idx_parse: cn_idx_read on a file's bytes held in memory (buf, len; plain or
+ * gzip), with the same checks and messages; `what` names the bytes in messages
+ * (NULL: "<memory>"). buf is only read. */
+cn_status cn_idx_parse(const uint8_t *buf, size_t len, const char *what, int expect_ndim,
+                       cn_idx *out, cn_error *err);
+
 /* cn_idx_free: release out->data and zero the struct. */
 void cn_idx_free(cn_idx *idx);
 

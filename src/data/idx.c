@@ -3,7 +3,9 @@
  * by its 1f 8b magic and inflated with zlib, bounded by the payload size the IDX
  * header implies (plus one byte to detect extra data), so a gzip bomb is rejected
  * after inflating at most a few kilobytes more than the legitimate payload. Every
- * size is checked for overflow and against CN_IDX_MAX_BYTES before allocation. */
+ * size is checked for overflow and against CN_IDX_MAX_BYTES before allocation.
+ * The same source also reads from a memory buffer (cn_idx_parse, for the fuzzer
+ * and for callers that hold the bytes), so both paths share every check. */
 #include "convnet/data.h"
 
 #include <errno.h>
@@ -16,11 +18,14 @@
 #define IDX_IN_CHUNK ((size_t)1 << 16)     /* compressed bytes read per refill */
 #define IDX_GROW_START ((size_t)1 << 20)   /* first payload buffer when size unknown */
 
-/* idx_src: a forward-only byte source over a plain or gzip file. pos counts the
- * bytes delivered (offsets in the decompressed stream for gzip). */
+/* idx_src: a forward-only byte source over a plain or gzip file, or over a memory
+ * buffer (mem != NULL; fd is then unused). pos counts the bytes delivered (offsets
+ * in the decompressed stream for gzip). */
 typedef struct idx_src {
     const char *path;
     int fd;
+    const uint8_t *mem;   /* (mem_len) the buffer of cn_idx_parse, or NULL */
+    size_t mem_len, mem_off;
     int gz;               /* 1: inflating a gzip stream */
     int z_ready;          /* inflateInit2 succeeded */
     int z_end;            /* the current gzip member reached its end */
@@ -33,9 +38,18 @@ typedef struct idx_src {
     size_t peek_len, peek_off;
 } idx_src;
 
-/* read_full: read() up to n bytes, retrying on EINTR and short reads; *got is the
- * number read (less than n only at end of file). */
+/* read_full: read() up to n bytes, retrying on EINTR and short reads (or copy
+ * them from the memory buffer); *got is the number read (less than n only at end
+ * of file). */
 static cn_status read_full(idx_src *s, uint8_t *dst, size_t n, size_t *got, cn_error *err) {
+    if (s->mem) {
+        size_t left = s->mem_len - s->mem_off;
+        size_t take = n < left ? n : left;
+        if (take > 0) memcpy(dst, s->mem + s->mem_off, take);
+        s->mem_off += take;
+        *got = take;
+        return CN_OK;
+    }
     size_t have = 0;
     while (have < n) {
         ssize_t r = read(s->fd, dst + have, n - have);
@@ -148,21 +162,9 @@ static cn_status src_read(idx_src *s, uint8_t *dst, size_t n, size_t *got, cn_er
     return st;
 }
 
-/* src_open: open path and detect gzip from its first two bytes. */
-static cn_status src_open(idx_src *s, const char *path, struct stat *stp, cn_error *err) {
-    memset(s, 0, sizeof *s);
-    s->path = path;
-    s->fd = -1;
-    int fd;
-    do {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return cn_error_set(err, CN_ERR_IO, "%s: %s", path, strerror(errno));
-    s->fd = fd;
-    if (fstat(fd, stp) != 0)
-        return cn_error_set(err, CN_ERR_IO, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(stp->st_mode))
-        return cn_error_set(err, CN_ERR_IO, "%s: %s", path, strerror(EISDIR));
+/* src_detect: read the first two bytes and switch to inflating on the gzip magic. */
+static cn_status src_detect(idx_src *s, cn_error *err) {
+    const char *path = s->path;
     size_t got = 0;
     cn_status st = read_full(s, s->peek, 2, &got, err);
     if (st != CN_OK) return st;
@@ -183,6 +185,39 @@ static cn_status src_open(idx_src *s, const char *path, struct stat *stp, cn_err
         s->peek_len = got;
     }
     return CN_OK;
+}
+
+/* src_open: open path and detect gzip from its first two bytes. */
+static cn_status src_open(idx_src *s, const char *path, struct stat *stp, cn_error *err) {
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    s->fd = -1;
+    int fd;
+    do {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return cn_error_set(err, CN_ERR_IO, "%s: %s", path, strerror(errno));
+    s->fd = fd;
+    if (fstat(fd, stp) != 0)
+        return cn_error_set(err, CN_ERR_IO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(stp->st_mode))
+        return cn_error_set(err, CN_ERR_IO, "%s: %s", path, strerror(EISDIR));
+    return src_detect(s, err);
+}
+
+/* src_open_mem: a source over buf[0..len); *stp describes it as a regular file
+ * of len bytes, so read_payload checks the size before allocating, as for files. */
+static cn_status src_open_mem(idx_src *s, const char *what, const uint8_t *buf, size_t len,
+                              struct stat *stp, cn_error *err) {
+    memset(s, 0, sizeof *s);
+    memset(stp, 0, sizeof *stp);
+    s->path = what;
+    s->fd = -1;
+    s->mem = buf;
+    s->mem_len = len;
+    stp->st_mode = S_IFREG;
+    stp->st_size = (off_t)len;
+    return src_detect(s, err);
 }
 
 static void src_close(idx_src *s) {
@@ -333,6 +368,26 @@ cn_status cn_idx_read(const char *path, int expect_ndim, cn_idx *out, cn_error *
     idx_src s;
     struct stat stv;
     cn_status st = src_open(&s, path, &stv, err);
+    if (st == CN_OK) st = read_header(&s, expect_ndim, out, err);
+    if (st == CN_OK) st = read_payload(&s, &stv, out, err);
+    src_close(&s);
+    if (st != CN_OK) memset(out, 0, sizeof *out);
+    return st;
+}
+
+cn_status cn_idx_parse(const uint8_t *buf, size_t len, const char *what, int expect_ndim,
+                       cn_idx *out, cn_error *err) {
+    CN_ASSERT(out != NULL);
+    memset(out, 0, sizeof *out);
+    if (!what) what = "<memory>";
+    if (!buf && len > 0) return cn_error_set(err, CN_ERR_ARG, "%s: NULL buffer", what);
+    if (expect_ndim < 1 || expect_ndim > 3)
+        return cn_error_set(err, CN_ERR_ARG, "%s: expected rank %d is not in 1..3", what,
+                            expect_ndim);
+    static const uint8_t empty[1] = {0};
+    idx_src s;
+    struct stat stv;
+    cn_status st = src_open_mem(&s, what, buf ? buf : empty, len, &stv, err);
     if (st == CN_OK) st = read_header(&s, expect_ndim, out, err);
     if (st == CN_OK) st = read_payload(&s, &stv, out, err);
     src_close(&s);
