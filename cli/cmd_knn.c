@@ -64,7 +64,8 @@ static void knn_cfg_default(knn_cfg *c)
 static int knn_flags(cli_flag *f, knn_cfg *c)
 {
     cli_flag t[KNN_NFLAGS] = {
-        {"data", CLI_FLAG_STRING, "DIR", "IDX folder with train-* and t10k-* files (.gz or not)",
+        {"data", CLI_FLAG_STRING, "DIR",
+         "dataset folder: IDX, CIFAR, image folders or lists (detected)",
          CN_FASHION_MNIST_DIR, 0, 0, 0, NULL, &c->data, 0},
         {"k", CLI_FLAG_INT, "K", "number of neighbours that vote", STR(KNN_DEFAULT_K), 1,
          KNN_MAX_K, 0, NULL, &c->k, 0},

@@ -45,11 +45,23 @@ int cli_data_load(const char *cmd, const char *dir, int train_limit, int test_li
     cn_error_clear(&err);
     memset(out, 0, sizeof *out);
     cn_dataset *all = NULL;
-    cli_progress_stage(p, "loading data from %s...", dir);
-    if (cn_dataset_load_idx(dir, "train", 0, &all, &err) != CN_OK ||
-        apply_limit(&all, train_limit, &err) != CN_OK ||
-        cn_dataset_load_idx(dir, "test", 0, &out->test, &err) != CN_OK ||
-        apply_limit(&out->test, test_limit, &err) != CN_OK) {
+    cn_load_opts lo;
+    cn_load_opts_default(&lo);
+    cn_data_format fmt = CN_DATA_AUTO;
+    if (cn_data_detect(dir, &fmt, &err) != CN_OK)
+        return cli_lib_error(cmd, &err);
+    lo.format = fmt;
+    cli_progress_stage(p, "loading data from %s (%s)...", dir, cn_data_format_name(fmt));
+    int ok = cn_dataset_load(dir, "train", &lo, &all, &err) == CN_OK &&
+             apply_limit(&all, train_limit, &err) == CN_OK;
+    if (ok) {
+        /* image datasets: test images take the training images' size */
+        lo.image.height = all->h;
+        lo.image.width = all->w;
+        ok = cn_dataset_load(dir, "test", &lo, &out->test, &err) == CN_OK &&
+             apply_limit(&out->test, test_limit, &err) == CN_OK;
+    }
+    if (!ok) {
         cn_dataset_free(all);
         cli_data_free(out);
         return cli_lib_error(cmd, &err);

@@ -1,5 +1,6 @@
 /* cli/load.h: what the convnet commands share around the library: loading the
- * train and test splits of an IDX folder with optional size limits, the seeded
+ * train and test splits of a dataset folder (any format cn_dataset_load detects:
+ * IDX, CIFAR, image folders, list files) with optional size limits, the seeded
  * stratified validation split, checking an output path before any work, and
  * turning a library error into the tool's message and exit status. */
 #ifndef CONVNET_CLI_LOAD_H
@@ -19,7 +20,8 @@ typedef struct cli_data {
     cn_dataset *test;      /* the test set (after --test-limit) */
 } cli_data;
 
-/* cli_data_load: load DIR's "train" and "test" splits, keep the first train_limit /
+/* cli_data_load: load DIR's "train" and "test" splits (format detected by
+ * cn_data_detect; image datasets: 3 channels, the first training image's size), keep the first train_limit /
  * test_limit images when those are > 0, and split n_val images off the training
  * set with cn_dataset_split(seed). keep_all: also keep the whole loaded training
  * set in out->all_train. Returns a CLI_EXIT_* status after printing the message. */
