@@ -14,4 +14,8 @@ void cmd_knn_help(FILE *f);
 int cmd_linear(int argc, char **argv);
 void cmd_linear_help(FILE *f);
 
+/* convnet augment: preview data augmentation as a PNG grid (cli/cmd_augment.c). */
+int cmd_augment(int argc, char **argv);
+void cmd_augment_help(FILE *f);
+
 #endif /* CONVNET_CLI_COMMANDS_H */

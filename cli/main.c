@@ -25,10 +25,12 @@ static const command COMMANDS[] = {
      cmd_knn, cmd_knn_help},
     {"linear", "linear SVM / softmax classifier (SGD), with optional random search",
      cmd_linear, cmd_linear_help},
+    {"augment", "preview data augmentation: a PNG grid of augmented training images",
+     cmd_augment, cmd_augment_help},
 };
 #define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
-static const char *const ALL_NAMES[] = {"knn", "linear", "help", "version"};
+static const char *const ALL_NAMES[] = {"knn", "linear", "augment", "help", "version"};
 
 static void usage(FILE *f)
 {
