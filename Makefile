@@ -135,6 +135,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all >&2
 	@bench/knn.sh
+	@bench/loader.sh
 
 knn-bench: bench
 
