@@ -10,6 +10,13 @@
  *   convnet/loss_kernels.h        loss kernels (cross-entropy, margins, regression,
  *                                 metric learning)
  *   convnet/data.h                IDX datasets, splits, normalisation
+ *   convnet/cifar.h               CIFAR-10 / CIFAR-100 binary batches
+ *   convnet/image.h               PNG / JPEG decoding, resizing, image folders and lists
+ *   convnet/datasets.h            cn_dataset_load: any format, detected
+ *   convnet/pca.h                 PCA, PCA / ZCA whitening, [-1, 1] scaling
+ *   convnet/augment.h             data augmentation and test-time augmentation
+ *   convnet/transform.h           the per-sample transform interface
+ *   convnet/loader.h              batch loader with prefetch, samplers, k-fold
  *   convnet/classic.h             kNN, linear SVM / softmax, random search, gradient checking
  *   convnet/io.h                  PNG grids
  *   convnet/safetensors.h         the strict safetensors reader and writer
@@ -24,6 +31,13 @@
 #include "convnet/activation_kernels.h"
 #include "convnet/loss_kernels.h"
 #include "convnet/data.h"
+#include "convnet/cifar.h"
+#include "convnet/image.h"
+#include "convnet/datasets.h"
+#include "convnet/pca.h"
+#include "convnet/transform.h"
+#include "convnet/augment.h"
+#include "convnet/loader.h"
 #include "convnet/classic.h"
 #include "convnet/io.h"
 #include "convnet/safetensors.h"
