@@ -5,6 +5,7 @@
 #define CONVNET_DATA_H
 
 #include "convnet/core.h"
+#include "convnet/safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -128,6 +129,21 @@ cn_status cn_norm_apply(const cn_norm *norm, cn_dataset *ds, cn_error *err);
 
 /* cn_norm_free: release the arrays and zero the struct. */
 void cn_norm_free(cn_norm *norm);
+
+/* cn_norm_save: add the fitted statistics to w, so a model file carries them and
+ * evaluation applies exactly what training fitted: cn_real tensors prefix +
+ * "mean_image" (c, h, w), "std_image" (c, h, w), "mean" (c), "std" (c), and the
+ * metadata entry prefix + "mode" (cn_norm_mode_name). Writer errors are passed on. */
+cn_status cn_norm_save(const cn_norm *norm, cn_st_writer *w, const char *prefix,
+                       cn_error *err);
+
+/* cn_norm_load: read them back from st into *out (owned by the caller, zeroed on
+ * error). CN_ERR_FORMAT naming the entry for an unknown or missing mode, shapes
+ * that disagree, non-finite values or a negative std; CN_ERR_ARG from
+ * cn_safetensors_get_real for a missing tensor. Round-trips bit-exactly at the
+ * same precision. */
+cn_status cn_norm_load(const cn_safetensors *st, const char *prefix, cn_norm *out,
+                       cn_error *err);
 
 #ifdef __cplusplus
 }
