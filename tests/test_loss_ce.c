@@ -9,6 +9,7 @@
 
 #include "convnet/classic.h"
 #include "convnet/loss_kernels.h"
+#include "support.h"
 #include "convnet/safetensors.h"
 
 #define FIXTURE "tests/fixtures/loss/ce.safetensors"
@@ -34,97 +35,10 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static cn_real *reals(size_t n)
-{
-    cn_real *p = malloc(n * sizeof *p);
-    cr_assert(p);
-    return p;
-}
-
-static void fill_normal(cn_rng *r, cn_real *x, size_t n, double scale)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (cn_real)(scale * cn_rng_normal(r));
-}
-
-static void fill_nan(cn_real *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (cn_real)NAN;
-}
-
-static double max_abs_diff(const cn_real *a, const cn_real *b, size_t n)
-{
-    double w = 0.0;
-    for (size_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - (double)b[i]));
-    return w;
-}
-
-/* A gradient check of scale * fn(arg) with respect to x (n), which fn reads
- * through arg; every coordinate is checked. */
-typedef struct gc_ctx {
-    double (*fn)(void *arg);
-    void *arg;
-    double scale;
-} gc_ctx;
-
-static double gc_eval(void *ctx, const cn_real *x)
-{
-    (void)x;
-    gc_ctx *g = ctx;
-    return g->scale * g->fn(g->arg);
-}
-
 static double grad_err(double (*fn)(void *), void *arg, double scale, cn_real *x, size_t n,
                        const cn_real *analytic)
 {
-    size_t *coords = malloc(n * sizeof *coords);
-    cr_assert(coords);
-    for (size_t i = 0; i < n; i++) coords[i] = i;
-    gc_ctx g = {fn, arg, scale};
-    cn_gradcheck_result res;
-    cn_error err;
-    cr_assert_eq(cn_gradcheck(gc_eval, &g, x, n, analytic, coords, n, 0, NULL, GC_H, &res,
-                              &err),
-                 CN_OK, "%s", err.msg);
-    free(coords);
-    cr_log_info("  worst coordinate %zu: analytic %.17g numeric %.17g", res.worst_index,
-                res.worst_analytic, res.worst_numeric);
-    return res.max_rel_err;
-}
-
-/* Fixture access: tensors as cn_real, labels (I64) as int. */
-static cn_real *fx_reals(const cn_safetensors *st, const char *name, size_t numel)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    cr_assert_eq(t->numel, numel, "%s: %zu elements, expected %zu", name, t->numel, numel);
-    cn_real *v = reals(numel);
-    memcpy(v, t->data, numel * sizeof *v);
-    cn_tensor_free(t);
-    return v;
-}
-
-static double fx_scalar(const cn_safetensors *st, const char *name)
-{
-    cn_real *v = fx_reals(st, name, 1);
-    double s = (double)v[0];
-    free(v);
-    return s;
-}
-
-static int *fx_labels(const cn_safetensors *st, const char *name, size_t n)
-{
-    const cn_st_tensor *t = cn_safetensors_find(st, name);
-    cr_assert(t, "fixture has no %s", name);
-    cr_assert(t->dtype == CN_DTYPE_I64 && t->numel == n, "%s: not I64 (%zu)", name, n);
-    int *y = malloc(n * sizeof *y);
-    cr_assert(y);
-    for (size_t i = 0; i < n; i++) {
-        int64_t v;
-        memcpy(&v, t->data + 8 * i, 8);
-        y[i] = (int)v;
-    }
-    return y;
+    return tst_grad_err(fn, arg, scale, x, n, analytic, GC_H);
 }
 
 /* ------------------------------------------------------------------ references */
@@ -186,10 +100,10 @@ static ce_args ce_make(int n, int c, double scale, uint64_t seed)
 {
     cn_rng r;
     cn_rng_seed(&r, seed, 0);
-    ce_args a = {n, c, reals((size_t)n * c), reals((size_t)c), reals((size_t)n * c),
+    ce_args a = {n, c, tst_reals((size_t)n * c), tst_reals((size_t)c), tst_reals((size_t)n * c),
                  malloc((size_t)n * sizeof(int)), 0.0};
     cr_assert(a.y);
-    fill_normal(&r, a.x, (size_t)n * c, scale);
+    tst_fill_normal(&r, a.x, (size_t)n * c, scale);
     for (int j = 0; j < c; j++) a.w[j] = (cn_real)(0.2 + 2.0 * cn_rng_uniform(&r));
     for (int i = 0; i < n; i++) a.y[i] = (int)cn_rng_below(&r, (uint32_t)c);
     for (int i = 0; i < n; i++) {
@@ -290,13 +204,13 @@ Test(loss_ce, gradcheck)
     const double epss[] = {0.0, 0.15, 1.0};
     ce_args a = ce_make(5, 6, 0.5, 3);
     size_t nx = (size_t)a.n * a.c;
-    cn_real *dx = reals(nx);
+    cn_real *dx = tst_reals(nx);
     for (int e = 0; e < 3; e++) {
         for (int wt = 0; wt < 2; wt++) {
             a.eps = epss[e];
             cn_real *w = a.w;
             if (!wt) a.w = NULL;
-            fill_nan(dx, nx);  // the backward overwrites
+            tst_fill_nan(dx, nx);  // the backward overwrites
             cn_softmax_ce_backward(a.n, a.c, a.x, a.y, a.w, a.eps, 0.7, dx);
             double e1 = grad_err(ce_fn, &a, 0.7, a.x, nx, dx);
             cr_log_info("ce eps %g weights %d (%s): max rel err %.3g", a.eps, wt,
@@ -305,7 +219,7 @@ Test(loss_ce, gradcheck)
             a.w = w;
         }
     }
-    fill_nan(dx, nx);
+    tst_fill_nan(dx, nx);
     cn_kl_div_backward(a.n, a.c, a.x, a.t, 0.7, dx);
     double e2 = grad_err(kl_fn, &a, 0.7, a.x, nx, dx);
     cr_log_info("kl (%s): max rel err %.3g", CN_REAL_NAME, e2);
@@ -338,38 +252,38 @@ Test(loss_ce, pytorch_parity)
     cr_assert_eq(cn_safetensors_read(FIXTURE, &st, &err), CN_OK, "%s", err.msg);
     const int n = 6, c = 5;
     size_t nx = (size_t)n * c;
-    double dloss = fx_scalar(st, "dloss");
-    cn_real *x = fx_reals(st, "ce.x", nx);
-    cn_real *w = fx_reals(st, "ce.weight", (size_t)c);
-    int *y = fx_labels(st, "ce.y", (size_t)n);
-    cn_real *dx = reals(nx);
+    double dloss = tst_fx_scalar(st, "dloss");
+    cn_real *x = tst_fx_reals(st, "ce.x", nx);
+    cn_real *w = tst_fx_reals(st, "ce.weight", (size_t)c);
+    int *y = tst_fx_labels(st, "ce.y", (size_t)n);
+    cn_real *dx = tst_reals(nx);
     const char *cases[] = {"ce_plain", "ce_w", "ce_ls", "ce_w_ls"};
     char key[64];
     for (int k = 0; k < 4; k++) {
         const cn_real *wk = (k == 1 || k == 3) ? w : NULL;
         snprintf(key, sizeof key, "%s.eps", cases[k]);
-        double eps = fx_scalar(st, key);
+        double eps = tst_fx_scalar(st, key);
         snprintf(key, sizeof key, "%s.loss", cases[k]);
-        double ref = fx_scalar(st, key);
+        double ref = tst_fx_scalar(st, key);
         snprintf(key, sizeof key, "%s.dx", cases[k]);
-        cn_real *rdx = fx_reals(st, key, nx);
+        cn_real *rdx = tst_fx_reals(st, key, nx);
         double l = cn_softmax_ce_forward(n, c, x, y, wk, eps);
-        fill_nan(dx, nx);
+        tst_fill_nan(dx, nx);
         cn_softmax_ce_backward(n, c, x, y, wk, eps, dloss, dx);
-        double el = fabs(l - ref), ed = max_abs_diff(dx, rdx, nx);
+        double el = fabs(l - ref), ed = tst_max_abs_diff(dx, rdx, nx);
         cr_log_info("%s (%s): |loss diff| %.3g, max |dx diff| %.3g", cases[k], CN_REAL_NAME,
                     el, ed);
         cr_expect_leq(el, PARITY_TOL, "%s: loss %.17g, PyTorch %.17g", cases[k], l, ref);
         cr_expect_leq(ed, PARITY_TOL, "%s: dx max diff %g", cases[k], ed);
         free(rdx);
     }
-    cn_real *t = fx_reals(st, "kl.t", nx);
-    cn_real *rdx = fx_reals(st, "kl.dx", nx);
-    double ref = fx_scalar(st, "kl.loss");
+    cn_real *t = tst_fx_reals(st, "kl.t", nx);
+    cn_real *rdx = tst_fx_reals(st, "kl.dx", nx);
+    double ref = tst_fx_scalar(st, "kl.loss");
     double l = cn_kl_div_forward(n, c, x, t);
-    fill_nan(dx, nx);
+    tst_fill_nan(dx, nx);
     cn_kl_div_backward(n, c, x, t, dloss, dx);
-    double el = fabs(l - ref), ed = max_abs_diff(dx, rdx, nx);
+    double el = fabs(l - ref), ed = tst_max_abs_diff(dx, rdx, nx);
     cr_log_info("kl (%s): |loss diff| %.3g, max |dx diff| %.3g", CN_REAL_NAME, el, ed);
     cr_expect_leq(el, PARITY_TOL, "kl: loss %.17g, PyTorch %.17g", l, ref);
     cr_expect_leq(ed, PARITY_TOL, "kl: dx max diff %g", ed);

@@ -11,6 +11,7 @@
 
 #include "convnet/classic.h"
 #include "convnet/loss_kernels.h"
+#include "support.h"
 #include "convnet/safetensors.h"
 
 #define FIXTURE "tests/fixtures/loss/margin.safetensors"
@@ -44,103 +45,10 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static cn_real *reals(size_t n)
-{
-    cn_real *p = malloc(n * sizeof *p);
-    cr_assert(p);
-    return p;
-}
-
-static void fill_normal(cn_rng *r, cn_real *x, size_t n, double scale)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (cn_real)(scale * cn_rng_normal(r));
-}
-
-static void fill_nan(cn_real *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (cn_real)NAN;
-}
-
-static double max_abs_diff(const cn_real *a, const cn_real *b, size_t n)
-{
-    double w = 0.0;
-    for (size_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - (double)b[i]));
-    return w;
-}
-
-/* A gradient check of scale * fn(arg) with respect to x (n), which fn reads
- * through arg; every coordinate is checked. */
-typedef struct gc_ctx {
-    double (*fn)(void *arg);
-    void *arg;
-    double scale;
-} gc_ctx;
-
-static double gc_eval(void *ctx, const cn_real *x)
-{
-    (void)x;
-    gc_ctx *g = ctx;
-    return g->scale * g->fn(g->arg);
-}
-
-static double grad_err_h(double (*fn)(void *), void *arg, double scale, cn_real *x,
-                         size_t n, const cn_real *analytic, double h)
-{
-    size_t *coords = malloc(n * sizeof *coords);
-    cr_assert(coords);
-    for (size_t i = 0; i < n; i++) coords[i] = i;
-    gc_ctx g = {fn, arg, scale};
-    cn_gradcheck_result res;
-    cn_error err;
-    cr_assert_eq(cn_gradcheck(gc_eval, &g, x, n, analytic, coords, n, 0, NULL, h, &res,
-                              &err),
-                 CN_OK, "%s", err.msg);
-    free(coords);
-    cr_log_info("  worst coordinate %zu: analytic %.17g numeric %.17g", res.worst_index,
-                res.worst_analytic, res.worst_numeric);
-    return res.max_rel_err;
-}
-
 static double grad_err(double (*fn)(void *), void *arg, double scale, cn_real *x, size_t n,
                        const cn_real *analytic)
 {
-    return grad_err_h(fn, arg, scale, x, n, analytic, GC_H);
-}
-
-/* Fixture access: tensors as cn_real, labels (I64) as int. */
-static cn_real *fx_reals(const cn_safetensors *st, const char *name, size_t numel)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    cr_assert_eq(t->numel, numel, "%s: %zu elements, expected %zu", name, t->numel, numel);
-    cn_real *v = reals(numel);
-    memcpy(v, t->data, numel * sizeof *v);
-    cn_tensor_free(t);
-    return v;
-}
-
-static double fx_scalar(const cn_safetensors *st, const char *name)
-{
-    cn_real *v = fx_reals(st, name, 1);
-    double s = (double)v[0];
-    free(v);
-    return s;
-}
-
-static int *fx_labels(const cn_safetensors *st, const char *name, size_t n)
-{
-    const cn_st_tensor *t = cn_safetensors_find(st, name);
-    cr_assert(t, "fixture has no %s", name);
-    cr_assert(t->dtype == CN_DTYPE_I64 && t->numel == n, "%s: not I64 (%zu)", name, n);
-    int *y = malloc(n * sizeof *y);
-    cr_assert(y);
-    for (size_t i = 0; i < n; i++) {
-        int64_t v;
-        memcpy(&v, t->data + 8 * i, 8);
-        y[i] = (int)v;
-    }
-    return y;
+    return tst_grad_err(fn, arg, scale, x, n, analytic, GC_H);
 }
 
 /* ------------------------------------------------------------------ hinge & ramp */
@@ -235,10 +143,10 @@ Test(loss_margin, forward_matches_reference)
     cn_rng_seed(&r, 5, 0);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int n = shapes[s][0], c = shapes[s][1];
-        cn_real *x = reals((size_t)n * c);
+        cn_real *x = tst_reals((size_t)n * c);
         int *y = malloc((size_t)n * sizeof *y);
         cr_assert(y);
-        fill_normal(&r, x, (size_t)n * c, 1.0);
+        tst_fill_normal(&r, x, (size_t)n * c, 1.0);
         for (int i = 0; i < n; i++) y[i] = (int)cn_rng_below(&r, (uint32_t)c);
         for (int kind = 0; kind < 3; kind++) {
             mg_args a = {kind, n, c, x, y, 0.7, 1.3};
@@ -255,7 +163,7 @@ Test(loss_margin, gradcheck_away_from_kinks)
 {
     const int n = 6, c = 5;
     size_t nx = (size_t)n * c;
-    cn_real *x = reals(nx), *dx = reals(nx);
+    cn_real *x = tst_reals(nx), *dx = tst_reals(nx);
     int y[6];
     cn_rng r;
     cn_rng_seed(&r, 11, 0);
@@ -263,11 +171,11 @@ Test(loss_margin, gradcheck_away_from_kinks)
         mg_args a = {kind, n, c, x, y, 1.0, kind == 2 ? 1.5 : 1.0};
         int tries = 0;
         do {
-            fill_normal(&r, x, nx, 1.0);
+            tst_fill_normal(&r, x, nx, 1.0);
             for (int i = 0; i < n; i++) y[i] = (int)cn_rng_below(&r, (uint32_t)c);
             cr_assert(++tries < 1000);
         } while (!away_from_kinks(&a));
-        fill_nan(dx, nx);
+        tst_fill_nan(dx, nx);
         mg_backward(&a, 0.6, dx);
         double e = grad_err(mg_fn, &a, 0.6, x, nx, dx);
         cr_log_info("margin kind %d (%s): max rel err %.3g", kind, CN_REAL_NAME, e);
@@ -337,8 +245,8 @@ Test(loss_margin, lsoftmax_hand_computed)
     cn_rng_seed(&r, 8, 0);
     cn_real xs[3 * 4], Ws[4 * 5], F[3 * 5], wsb[3 * 7];
     int ys[3] = {4, 0, 2};
-    fill_normal(&r, xs, 12, 1.0);
-    fill_normal(&r, Ws, 20, 1.0);
+    tst_fill_normal(&r, xs, 12, 1.0);
+    tst_fill_normal(&r, Ws, 20, 1.0);
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 5; j++) {
             double s = 0;
@@ -366,7 +274,7 @@ Test(loss_margin, lsoftmax_gradcheck)
     const int n = 5, d = 4, c = 3;
     cn_real x[5 * 4], W[4 * 3], dx[5 * 4], dW[4 * 3], acc[4 * 3];
     int y[5];
-    cn_real *ws = reals(cn_lsoftmax_workspace_size(n, c));
+    cn_real *ws = tst_reals(cn_lsoftmax_workspace_size(n, c));
     cn_rng r;
     cn_rng_seed(&r, 21, 0);
     for (int m = 1; m <= CN_LSOFTMAX_MAX_M; m++) {
@@ -374,8 +282,8 @@ Test(loss_margin, lsoftmax_gradcheck)
             ls_args a = {n, d, c, m, x, W, ws, y, li ? 0.5 : 0.0};
             int ok, tries = 0;
             do { /* theta 0.02 away from every piece boundary k pi / m */
-                fill_normal(&r, x, (size_t)n * d, 1.0);
-                fill_normal(&r, W, (size_t)d * c, 0.7);
+                tst_fill_normal(&r, x, (size_t)n * d, 1.0);
+                tst_fill_normal(&r, W, (size_t)d * c, 0.7);
                 for (int i = 0; i < n; i++) y[i] = (int)cn_rng_below(&r, (uint32_t)c);
                 ok = 1;
                 for (int i = 0; i < n; i++) {
@@ -384,12 +292,12 @@ Test(loss_margin, lsoftmax_gradcheck)
                 }
                 cr_assert(++tries < 1000);
             } while (!ok);
-            fill_nan(dx, (size_t)n * d);
+            tst_fill_nan(dx, (size_t)n * d);
             for (int k = 0; k < d * c; k++) dW[k] = acc[k] = (cn_real)(0.25 * k);
             cn_lsoftmax_backward(n, d, c, x, W, y, m, a.lambda, 0.9, dx, dW, ws);
             for (int k = 0; k < d * c; k++) dW[k] -= acc[k];  // accumulated on top
-            double ex = grad_err_h(ls_fn, &a, 0.9, x, (size_t)n * d, dx, GC_H_LS);
-            double ew = grad_err_h(ls_fn, &a, 0.9, W, (size_t)d * c, dW, GC_H_LS);
+            double ex = tst_grad_err(ls_fn, &a, 0.9, x, (size_t)n * d, dx, GC_H_LS);
+            double ew = tst_grad_err(ls_fn, &a, 0.9, W, (size_t)d * c, dW, GC_H_LS);
             cr_log_info("lsoftmax m %d lambda %g (%s): max rel err dx %.3g dW %.3g", m,
                         a.lambda, CN_REAL_NAME, ex, ew);
             cr_expect_leq(ex, GC_TOL_LS, "m %d lambda %g: dx %g", m, a.lambda, ex);
@@ -408,24 +316,24 @@ Test(loss_margin, pytorch_parity)
     cr_assert_eq(cn_safetensors_read(FIXTURE, &st, &err), CN_OK, "%s", err.msg);
     const int n = 7, c = 4;
     size_t nx = (size_t)n * c;
-    double dloss = fx_scalar(st, "dloss");
-    cn_real *x = fx_reals(st, "hinge.x", nx);
-    int *y = fx_labels(st, "hinge.y", (size_t)n);
-    cn_real *dx = reals(nx);
+    double dloss = tst_fx_scalar(st, "dloss");
+    cn_real *x = tst_fx_reals(st, "hinge.x", nx);
+    int *y = tst_fx_labels(st, "hinge.y", (size_t)n);
+    cn_real *dx = tst_reals(nx);
     const char *cases[] = {"hinge_p1", "hinge_p2", "hinge_p1_m05", "hinge_p2_m05"};
     char key[64];
     for (int k = 0; k < 4; k++) {
         int squared = k % 2;
         snprintf(key, sizeof key, "%s.margin", cases[k]);
-        double margin = fx_scalar(st, key);
+        double margin = tst_fx_scalar(st, key);
         snprintf(key, sizeof key, "%s.loss", cases[k]);
-        double ref = fx_scalar(st, key);
+        double ref = tst_fx_scalar(st, key);
         snprintf(key, sizeof key, "%s.dx", cases[k]);
-        cn_real *rdx = fx_reals(st, key, nx);
+        cn_real *rdx = tst_fx_reals(st, key, nx);
         double l = cn_multi_hinge_forward(n, c, x, y, margin, squared);
-        fill_nan(dx, nx);
+        tst_fill_nan(dx, nx);
         cn_multi_hinge_backward(n, c, x, y, margin, squared, dloss, dx);
-        double el = fabs(l - ref), ed = max_abs_diff(dx, rdx, nx);
+        double el = fabs(l - ref), ed = tst_max_abs_diff(dx, rdx, nx);
         cr_log_info("%s (%s): |loss diff| %.3g, max |dx diff| %.3g", cases[k], CN_REAL_NAME,
                     el, ed);
         cr_expect_leq(el, PARITY_TOL, "%s: loss %.17g, PyTorch %.17g", cases[k], l, ref);

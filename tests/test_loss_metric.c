@@ -11,6 +11,7 @@
 
 #include "convnet/classic.h"
 #include "convnet/loss_kernels.h"
+#include "support.h"
 #include "convnet/safetensors.h"
 
 #define FIXTURE "tests/fixtures/loss/metric.safetensors"
@@ -33,103 +34,16 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static cn_real *reals(size_t n)
-{
-    cn_real *p = malloc(n * sizeof *p);
-    cr_assert(p);
-    return p;
-}
-
-static void fill_normal(cn_rng *r, cn_real *x, size_t n, double scale)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (cn_real)(scale * cn_rng_normal(r));
-}
-
-static void fill_nan(cn_real *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (cn_real)NAN;
-}
-
-static double max_abs_diff(const cn_real *a, const cn_real *b, size_t n)
-{
-    double w = 0.0;
-    for (size_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - (double)b[i]));
-    return w;
-}
-
-/* A gradient check of scale * fn(arg) with respect to x (n), which fn reads
- * through arg; every coordinate is checked. */
-typedef struct gc_ctx {
-    double (*fn)(void *arg);
-    void *arg;
-    double scale;
-} gc_ctx;
-
-static double gc_eval(void *ctx, const cn_real *x)
-{
-    (void)x;
-    gc_ctx *g = ctx;
-    return g->scale * g->fn(g->arg);
-}
-
 static double grad_err(double (*fn)(void *), void *arg, double scale, cn_real *x, size_t n,
                        const cn_real *analytic)
 {
-    size_t *coords = malloc(n * sizeof *coords);
-    cr_assert(coords);
-    for (size_t i = 0; i < n; i++) coords[i] = i;
-    gc_ctx g = {fn, arg, scale};
-    cn_gradcheck_result res;
-    cn_error err;
-    cr_assert_eq(cn_gradcheck(gc_eval, &g, x, n, analytic, coords, n, 0, NULL, GC_H, &res,
-                              &err),
-                 CN_OK, "%s", err.msg);
-    free(coords);
-    cr_log_info("  worst coordinate %zu: analytic %.17g numeric %.17g", res.worst_index,
-                res.worst_analytic, res.worst_numeric);
-    return res.max_rel_err;
-}
-
-/* Fixture access: tensors as cn_real, labels (I64) as int. */
-static cn_real *fx_reals(const cn_safetensors *st, const char *name, size_t numel)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    cr_assert_eq(t->numel, numel, "%s: %zu elements, expected %zu", name, t->numel, numel);
-    cn_real *v = reals(numel);
-    memcpy(v, t->data, numel * sizeof *v);
-    cn_tensor_free(t);
-    return v;
-}
-
-static double fx_scalar(const cn_safetensors *st, const char *name)
-{
-    cn_real *v = fx_reals(st, name, 1);
-    double s = (double)v[0];
-    free(v);
-    return s;
-}
-
-static int *fx_labels(const cn_safetensors *st, const char *name, size_t n)
-{
-    const cn_st_tensor *t = cn_safetensors_find(st, name);
-    cr_assert(t, "fixture has no %s", name);
-    cr_assert(t->dtype == CN_DTYPE_I64 && t->numel == n, "%s: not I64 (%zu)", name, n);
-    int *y = malloc(n * sizeof *y);
-    cr_assert(y);
-    for (size_t i = 0; i < n; i++) {
-        int64_t v;
-        memcpy(&v, t->data + 8 * i, 8);
-        y[i] = (int)v;
-    }
-    return y;
+    return tst_grad_err(fn, arg, scale, x, n, analytic, GC_H);
 }
 
 static double check_parity(const char *what, double l, double ref, const cn_real *dx,
                            const cn_real *rdx, size_t n)
 {
-    double el = fabs(l - ref), ed = max_abs_diff(dx, rdx, n);
+    double el = fabs(l - ref), ed = tst_max_abs_diff(dx, rdx, n);
     cr_log_info("%s (%s): |loss diff| %.3g, max |grad diff| %.3g", what, CN_REAL_NAME, el, ed);
     cr_expect_leq(el, PARITY_TOL, "%s: loss %.17g, PyTorch %.17g", what, l, ref);
     cr_expect_leq(ed, PARITY_TOL, "%s: gradient max diff %g", what, ed);
@@ -198,10 +112,10 @@ Test(loss_metric, center_gradcheck)
     int y[7] = {0, 2, 2, 1, 0, 2, 0};  // class 3 unused
     cn_rng r;
     cn_rng_seed(&r, 50, 0);
-    fill_normal(&r, x, 21, 1.0);
-    fill_normal(&r, cen, 12, 1.0);
+    tst_fill_normal(&r, x, 21, 1.0);
+    tst_fill_normal(&r, cen, 12, 1.0);
     mt_args a = {n, d, c, x, NULL, NULL, cen, y, 0};
-    fill_nan(dx, 21);
+    tst_fill_nan(dx, 21);
     for (int k = 0; k < 12; k++) dc[k] = acc[k] = (cn_real)(0.5 * k);
     cn_center_loss_backward(n, d, c, x, y, cen, 0.8, dx, dc);
     for (int k = 0; k < 12; k++) dc[k] -= acc[k];
@@ -241,9 +155,9 @@ Test(loss_metric, triplet_gradcheck)
     mt_args m = {n, d, 0, a, p, ng, NULL, NULL, 1.0};
     int ok, tries = 0, active = 0;
     do { /* every hinge argument away from 0, both signs present */
-        fill_normal(&r, a, 24, 1.0);
-        fill_normal(&r, p, 24, 1.0);
-        fill_normal(&r, ng, 24, 1.0);
+        tst_fill_normal(&r, a, 24, 1.0);
+        tst_fill_normal(&r, p, 24, 1.0);
+        tst_fill_normal(&r, ng, 24, 1.0);
         ok = 1;
         active = 0;
         for (int i = 0; i < n; i++) {
@@ -254,9 +168,9 @@ Test(loss_metric, triplet_gradcheck)
         }
         cr_assert(++tries < 1000);
     } while (!ok || active == 0 || active == n);
-    fill_nan(da, 24);
-    fill_nan(dp, 24);
-    fill_nan(dn, 24);
+    tst_fill_nan(da, 24);
+    tst_fill_nan(dp, 24);
+    tst_fill_nan(dn, 24);
     cn_triplet_backward(n, d, a, p, ng, 1.0, 0.9, da, dp, dn);
     double ea = grad_err(triplet_fn, &m, 0.9, a, 24, da);
     double ep = grad_err(triplet_fn, &m, 0.9, p, 24, dp);
@@ -299,8 +213,8 @@ Test(loss_metric, contrastive_gradcheck)
     mt_args m = {n, d, 0, x1, x2, NULL, NULL, y, 1.8};
     int ok, tries = 0;
     do { /* distances away from 0 and from the margin */
-        fill_normal(&r, x1, 24, 1.0);
-        fill_normal(&r, x2, 24, 1.0);
+        tst_fill_normal(&r, x1, 24, 1.0);
+        tst_fill_normal(&r, x2, 24, 1.0);
         ok = 1;
         for (int i = 0; i < n; i++) {
             double D = l2(x1 + i * d, x2 + i * d, d, 0.0);
@@ -308,8 +222,8 @@ Test(loss_metric, contrastive_gradcheck)
         }
         cr_assert(++tries < 1000);
     } while (!ok);
-    fill_nan(g1, 24);
-    fill_nan(g2, 24);
+    tst_fill_nan(g1, 24);
+    tst_fill_nan(g2, 24);
     cn_contrastive_backward(n, d, x1, x2, y, m.margin, 1.1, g1, g2);
     double e1 = grad_err(contrastive_fn, &m, 1.1, x1, 24, g1);
     double e2 = grad_err(contrastive_fn, &m, 1.1, x2, 24, g2);
@@ -325,15 +239,15 @@ Test(loss_metric, pytorch_parity)
     cn_safetensors *st = NULL;
     cn_error err;
     cr_assert_eq(cn_safetensors_read(FIXTURE, &st, &err), CN_OK, "%s", err.msg);
-    double dloss = fx_scalar(st, "dloss");
+    double dloss = tst_fx_scalar(st, "dloss");
     {   /* triplet: n 6, d 5 */
         const size_t k = 30;
-        cn_real *a = fx_reals(st, "triplet.a", k), *p = fx_reals(st, "triplet.p", k);
-        cn_real *ng = fx_reals(st, "triplet.n", k);
-        cn_real *rda = fx_reals(st, "triplet.da", k), *rdp = fx_reals(st, "triplet.dp", k);
-        cn_real *rdn = fx_reals(st, "triplet.dn", k);
-        cn_real *da = reals(k), *dp = reals(k), *dn = reals(k);
-        double margin = fx_scalar(st, "triplet.margin"), ref = fx_scalar(st, "triplet.loss");
+        cn_real *a = tst_fx_reals(st, "triplet.a", k), *p = tst_fx_reals(st, "triplet.p", k);
+        cn_real *ng = tst_fx_reals(st, "triplet.n", k);
+        cn_real *rda = tst_fx_reals(st, "triplet.da", k), *rdp = tst_fx_reals(st, "triplet.dp", k);
+        cn_real *rdn = tst_fx_reals(st, "triplet.dn", k);
+        cn_real *da = tst_reals(k), *dp = tst_reals(k), *dn = tst_reals(k);
+        double margin = tst_fx_scalar(st, "triplet.margin"), ref = tst_fx_scalar(st, "triplet.loss");
         double l = cn_triplet_forward(6, 5, a, p, ng, margin);
         cn_triplet_backward(6, 5, a, p, ng, margin, dloss, da, dp, dn);
         check_parity("triplet da", l, ref, da, rda, k);
@@ -344,12 +258,12 @@ Test(loss_metric, pytorch_parity)
     }
     {   /* contrastive: n 8, d 3 */
         const size_t k = 24;
-        cn_real *x1 = fx_reals(st, "contrastive.x1", k), *x2 = fx_reals(st, "contrastive.x2", k);
-        cn_real *r1 = fx_reals(st, "contrastive.dx1", k), *r2 = fx_reals(st, "contrastive.dx2", k);
-        int *y = fx_labels(st, "contrastive.y", 8);
-        cn_real *g1 = reals(k), *g2 = reals(k);
-        double margin = fx_scalar(st, "contrastive.margin");
-        double ref = fx_scalar(st, "contrastive.loss");
+        cn_real *x1 = tst_fx_reals(st, "contrastive.x1", k), *x2 = tst_fx_reals(st, "contrastive.x2", k);
+        cn_real *r1 = tst_fx_reals(st, "contrastive.dx1", k), *r2 = tst_fx_reals(st, "contrastive.dx2", k);
+        int *y = tst_fx_labels(st, "contrastive.y", 8);
+        cn_real *g1 = tst_reals(k), *g2 = tst_reals(k);
+        double margin = tst_fx_scalar(st, "contrastive.margin");
+        double ref = tst_fx_scalar(st, "contrastive.loss");
         double l = cn_contrastive_forward(8, 3, x1, x2, y, margin);
         cn_contrastive_backward(8, 3, x1, x2, y, margin, dloss, g1, g2);
         check_parity("contrastive dx1", l, ref, g1, r1, k);
@@ -359,13 +273,13 @@ Test(loss_metric, pytorch_parity)
         free(y);
     }
     {   /* center: n 7, d 4, c 3 */
-        cn_real *x = fx_reals(st, "center.x", 28), *cen = fx_reals(st, "center.centres", 12);
-        cn_real *rdx = fx_reals(st, "center.dx", 28);
-        cn_real *rdc = fx_reals(st, "center.dcentres", 12);
-        int *y = fx_labels(st, "center.y", 7);
-        cn_real *dx = reals(28), *dc = reals(12);
+        cn_real *x = tst_fx_reals(st, "center.x", 28), *cen = tst_fx_reals(st, "center.centres", 12);
+        cn_real *rdx = tst_fx_reals(st, "center.dx", 28);
+        cn_real *rdc = tst_fx_reals(st, "center.dcentres", 12);
+        int *y = tst_fx_labels(st, "center.y", 7);
+        cn_real *dx = tst_reals(28), *dc = tst_reals(12);
         memset(dc, 0, 12 * sizeof *dc);
-        double ref = fx_scalar(st, "center.loss");
+        double ref = tst_fx_scalar(st, "center.loss");
         double l = cn_center_loss_forward(7, 4, 3, x, y, cen);
         cn_center_loss_backward(7, 4, 3, x, y, cen, dloss, dx, dc);
         check_parity("center dx", l, ref, dx, rdx, 28);

@@ -10,6 +10,7 @@
 
 #include "convnet/classic.h"
 #include "convnet/loss_kernels.h"
+#include "support.h"
 #include "convnet/safetensors.h"
 
 #define FIXTURE "tests/fixtures/loss/regression.safetensors"
@@ -32,82 +33,10 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static cn_real *reals(size_t n)
-{
-    cn_real *p = malloc(n * sizeof *p);
-    cr_assert(p);
-    return p;
-}
-
-static void fill_normal(cn_rng *r, cn_real *x, size_t n, double scale)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (cn_real)(scale * cn_rng_normal(r));
-}
-
-static void fill_nan(cn_real *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (cn_real)NAN;
-}
-
-static double max_abs_diff(const cn_real *a, const cn_real *b, size_t n)
-{
-    double w = 0.0;
-    for (size_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - (double)b[i]));
-    return w;
-}
-
-/* A gradient check of scale * fn(arg) with respect to x (n), which fn reads
- * through arg; every coordinate is checked. */
-typedef struct gc_ctx {
-    double (*fn)(void *arg);
-    void *arg;
-    double scale;
-} gc_ctx;
-
-static double gc_eval(void *ctx, const cn_real *x)
-{
-    (void)x;
-    gc_ctx *g = ctx;
-    return g->scale * g->fn(g->arg);
-}
-
 static double grad_err(double (*fn)(void *), void *arg, double scale, cn_real *x, size_t n,
                        const cn_real *analytic)
 {
-    size_t *coords = malloc(n * sizeof *coords);
-    cr_assert(coords);
-    for (size_t i = 0; i < n; i++) coords[i] = i;
-    gc_ctx g = {fn, arg, scale};
-    cn_gradcheck_result res;
-    cn_error err;
-    cr_assert_eq(cn_gradcheck(gc_eval, &g, x, n, analytic, coords, n, 0, NULL, GC_H, &res,
-                              &err),
-                 CN_OK, "%s", err.msg);
-    free(coords);
-    cr_log_info("  worst coordinate %zu: analytic %.17g numeric %.17g", res.worst_index,
-                res.worst_analytic, res.worst_numeric);
-    return res.max_rel_err;
-}
-
-/* Fixture access: tensors as cn_real, labels (I64) as int. */
-static cn_real *fx_reals(const cn_safetensors *st, const char *name, size_t numel)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    cr_assert_eq(t->numel, numel, "%s: %zu elements, expected %zu", name, t->numel, numel);
-    cn_real *v = reals(numel);
-    memcpy(v, t->data, numel * sizeof *v);
-    cn_tensor_free(t);
-    return v;
-}
-
-static double fx_scalar(const cn_safetensors *st, const char *name)
-{
-    cn_real *v = fx_reals(st, name, 1);
-    double s = (double)v[0];
-    free(v);
-    return s;
+    return tst_grad_err(fn, arg, scale, x, n, analytic, GC_H);
 }
 
 /* ------------------------------------------------------------------ cases */
@@ -183,8 +112,8 @@ static rg_args rg_make(int n, int c, uint64_t seed)
 {
     cn_rng r;
     cn_rng_seed(&r, seed, 0);
-    rg_args a = {0, n, c, reals((size_t)n * c), reals((size_t)n * c), reals((size_t)c)};
-    fill_normal(&r, a.x, (size_t)n * c, 1.5);
+    rg_args a = {0, n, c, tst_reals((size_t)n * c), tst_reals((size_t)n * c), tst_reals((size_t)c)};
+    tst_fill_normal(&r, a.x, (size_t)n * c, 1.5);
     for (int k = 0; k < n * c; k++) a.t[k] = (cn_real)cn_rng_uniform(&r);
     a.t[0] = 1;
     if (n * c > 1) a.t[1] = 0;
@@ -266,7 +195,7 @@ Test(loss_regression, gradcheck)
 {
     const int n = 4, c = 6;
     size_t nx = (size_t)n * c;
-    cn_real *dx = reals(nx);
+    cn_real *dx = tst_reals(nx);
     for (int k = 0; k < K_COUNT; k++) {
         rg_args a;
         uint64_t seed = 40;
@@ -277,7 +206,7 @@ Test(loss_regression, gradcheck)
             cr_assert(seed < 1000);
         }
         a.kind = k;
-        fill_nan(dx, nx);
+        tst_fill_nan(dx, nx);
         rg_backward(&a, 1.3, dx);
         double e = grad_err(rg_fn, &a, 1.3, a.x, nx, dx);
         cr_log_info("%s (%s): max rel err %.3g", case_names[k], CN_REAL_NAME, e);
@@ -294,21 +223,21 @@ Test(loss_regression, pytorch_parity)
     cr_assert_eq(cn_safetensors_read(FIXTURE, &st, &err), CN_OK, "%s", err.msg);
     const int n = 4, c = 5;
     size_t nx = (size_t)n * c;
-    rg_args a = {0, n, c, fx_reals(st, "reg.x", nx), fx_reals(st, "reg.t", nx),
-                 fx_reals(st, "bce.pos_weight", (size_t)c)};
-    double dloss = fx_scalar(st, "dloss");
-    cn_real *dx = reals(nx);
+    rg_args a = {0, n, c, tst_fx_reals(st, "reg.x", nx), tst_fx_reals(st, "reg.t", nx),
+                 tst_fx_reals(st, "bce.pos_weight", (size_t)c)};
+    double dloss = tst_fx_scalar(st, "dloss");
+    cn_real *dx = tst_reals(nx);
     char key[64];
     for (int k = 0; k < K_COUNT; k++) {
         a.kind = k;
         snprintf(key, sizeof key, "%s.loss", case_names[k]);
-        double ref = fx_scalar(st, key);
+        double ref = tst_fx_scalar(st, key);
         snprintf(key, sizeof key, "%s.dx", case_names[k]);
-        cn_real *rdx = fx_reals(st, key, nx);
+        cn_real *rdx = tst_fx_reals(st, key, nx);
         double l = rg_forward(&a);
-        fill_nan(dx, nx);
+        tst_fill_nan(dx, nx);
         rg_backward(&a, dloss, dx);
-        double el = fabs(l - ref), ed = max_abs_diff(dx, rdx, nx);
+        double el = fabs(l - ref), ed = tst_max_abs_diff(dx, rdx, nx);
         cr_log_info("%s (%s): |loss diff| %.3g, max |dx diff| %.3g", case_names[k],
                     CN_REAL_NAME, el, ed);
         cr_expect_leq(el, PARITY_TOL, "%s: loss %.17g, PyTorch %.17g", case_names[k], l, ref);
