@@ -440,7 +440,10 @@ cn_status cn_st_writer_save(const cn_st_writer *w, const char *path, cn_error *e
         return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    /* mkstemp template: PATH.tmp. followed by six X that mkstemp replaces */
+    memcpy(tmp + plen, ".tmp.", 5);
+    memset(tmp + plen + 5, 'X', 6);
+    tmp[plen + 11] = '\0';
     mode_t mode = 0644;
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) mode = sb.st_mode & 07777;

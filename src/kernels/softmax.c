@@ -21,7 +21,11 @@ static double line_max(const cn_real *x, int dim, size_t s)
     return m;
 }
 
-void cn_softmax_forward(int outer, int dim, size_t inner, const cn_real *x, cn_real *y)
+/* Softmax (log_out == 0) or log-softmax (log_out != 0) of every line along dim,
+ * shifted by the line maximum; one exp per element (softmax keeps exp(x - m) in
+ * y and then scales it). */
+static void softmax_lines(int outer, int dim, size_t inner, const cn_real *x, cn_real *y,
+                          int log_out)
 {
     // x, y (outer, dim, inner)
     CN_ASSERT(x && y && outer >= 0 && dim >= 1);
@@ -37,10 +41,26 @@ void cn_softmax_forward(int outer, int dim, size_t inner, const cn_real *x, cn_r
         cn_real *yl = y + o * (size_t)dim * inner + i;
         double m = line_max(xl, dim, inner);
         double s = 0;
-        for (int d = 0; d < dim; d++) s += exp((double)xl[(size_t)d * inner] - m);
-        for (int d = 0; d < dim; d++)
-            yl[(size_t)d * inner] = (cn_real)(exp((double)xl[(size_t)d * inner] - m) / s);
+        if (log_out) {
+            for (int d = 0; d < dim; d++) s += exp((double)xl[(size_t)d * inner] - m);
+            double lse = m + log(s);
+            for (int d = 0; d < dim; d++)
+                yl[(size_t)d * inner] = (cn_real)((double)xl[(size_t)d * inner] - lse);
+        } else {
+            for (int d = 0; d < dim; d++) {
+                double e = exp((double)xl[(size_t)d * inner] - m);
+                s += e;
+                yl[(size_t)d * inner] = (cn_real)e;
+            }
+            for (int d = 0; d < dim; d++)
+                yl[(size_t)d * inner] = (cn_real)((double)yl[(size_t)d * inner] / s);
+        }
     }
+}
+
+void cn_softmax_forward(int outer, int dim, size_t inner, const cn_real *x, cn_real *y)
+{
+    softmax_lines(outer, dim, inner, x, y, 0);
 }
 
 void cn_softmax_backward(int outer, int dim, size_t inner, const cn_real *y,
@@ -70,25 +90,7 @@ void cn_softmax_backward(int outer, int dim, size_t inner, const cn_real *y,
 
 void cn_log_softmax_forward(int outer, int dim, size_t inner, const cn_real *x, cn_real *y)
 {
-    // x, y (outer, dim, inner)
-    CN_ASSERT(x && y && outer >= 0 && dim >= 1);
-    ptrdiff_t lines = (ptrdiff_t)outer * (ptrdiff_t)inner;
-    size_t count = (size_t)lines * (size_t)dim;
-    (void)count;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (count >= PAR_MIN)
-#endif
-    for (ptrdiff_t l = 0; l < lines; l++) {
-        size_t o = (size_t)l / inner, i = (size_t)l % inner;
-        const cn_real *xl = x + o * (size_t)dim * inner + i;
-        cn_real *yl = y + o * (size_t)dim * inner + i;
-        double m = line_max(xl, dim, inner);
-        double s = 0;
-        for (int d = 0; d < dim; d++) s += exp((double)xl[(size_t)d * inner] - m);
-        double lse = m + log(s);
-        for (int d = 0; d < dim; d++)
-            yl[(size_t)d * inner] = (cn_real)((double)xl[(size_t)d * inner] - lse);
-    }
+    softmax_lines(outer, dim, inner, x, y, 1);
 }
 
 void cn_log_softmax_backward(int outer, int dim, size_t inner, const cn_real *y,
