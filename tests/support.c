@@ -60,8 +60,19 @@ void tst_fill_nan(cn_real *x, size_t n)
 double tst_max_abs_diff(const cn_real *a, const cn_real *b, size_t n)
 {
     double w = 0.0;
-    for (size_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - (double)b[i]));
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > w || isnan(d)) w = d;
+        if (isnan(w)) break;
+    }
     return w;
+}
+
+cn_real *tst_zeros(size_t n)
+{
+    cn_real *v = calloc(n ? n : 1, sizeof *v);
+    cr_assert(v);
+    return v;
 }
 
 typedef struct gc_ctx {
@@ -94,12 +105,27 @@ double tst_grad_err(double (*fn)(void *), void *arg, double scale, cn_real *x, s
     return res.max_rel_err;
 }
 
-cn_real *tst_fx_reals(const cn_safetensors *st, const char *name, size_t numel)
+cn_tensor *tst_fx_tensor(const cn_safetensors *st, const char *name, size_t numel)
 {
     cn_tensor *t = NULL;
     cn_error err;
     cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    cr_assert_eq(t->numel, numel, "%s: %zu elements, expected %zu", name, t->numel, numel);
+    if (numel)
+        cr_assert_eq(t->numel, numel, "%s: %zu elements, expected %zu", name, t->numel, numel);
+    return t;
+}
+
+double tst_fx_meta_num(const cn_safetensors *st, const char *key)
+{
+    const char *v = cn_safetensors_meta(st, key);
+    cr_assert(v, "fixture metadata lacks %s", key);
+    return strtod(v, NULL);
+}
+
+cn_real *tst_fx_reals(const cn_safetensors *st, const char *name, size_t numel)
+{
+    cr_assert(numel > 0, "%s: tst_fx_reals needs the element count", name);
+    cn_tensor *t = tst_fx_tensor(st, name, numel);
     cn_real *v = tst_reals(numel);
     memcpy(v, t->data, numel * sizeof *v);
     cn_tensor_free(t);

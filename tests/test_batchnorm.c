@@ -12,6 +12,7 @@
 #include "convnet/core.h"
 #include "convnet/norm_kernels.h"
 #include "convnet/safetensors.h"
+#include "support.h"
 
 #ifdef CN_DOUBLE
 #define FWD_TOL 1e-12
@@ -31,13 +32,6 @@ static cn_real *rnd(cn_rng *r, size_t len, double shift, double sd)
     cn_real *v = malloc(len * sizeof *v);
     cr_assert(v);
     for (size_t i = 0; i < len; i++) v[i] = (cn_real)(shift + sd * cn_rng_normal(r));
-    return v;
-}
-
-static cn_real *zeros(size_t len)
-{
-    cn_real *v = calloc(len ? len : 1, sizeof *v);
-    cr_assert(v);
     return v;
 }
 
@@ -76,11 +70,11 @@ static void check_train_forward(int n, int c, int inner, int affine)
     cn_rng r;
     cn_rng_seed(&r, 7, (uint64_t)(n * 100 + c * 10 + inner));
     size_t len = (size_t)n * c * inner;
-    cn_real *x = rnd(&r, len, 0.7, 1.9), *y = zeros(len);
+    cn_real *x = rnd(&r, len, 0.7, 1.9), *y = tst_zeros(len);
     cn_real *gamma = affine ? rnd(&r, c, 1.0, 0.5) : NULL;
     cn_real *beta = affine ? rnd(&r, c, 0.0, 0.5) : NULL;
     cn_real *rm = rnd(&r, c, 0.2, 0.3), *rv = rnd(&r, c, 1.5, 0.2);
-    cn_real *rm0 = zeros(c), *rv0 = zeros(c), *sm = zeros(c), *si = zeros(c);
+    cn_real *rm0 = tst_zeros(c), *rv0 = tst_zeros(c), *sm = tst_zeros(c), *si = tst_zeros(c);
     memcpy(rm0, rm, c * sizeof *rm);
     memcpy(rv0, rv, c * sizeof *rv);
     cn_error err;
@@ -122,9 +116,9 @@ Test(batchnorm, eval_forward_uses_running_stats)
     size_t len = (size_t)n * c * inner;
     cn_rng r;
     cn_rng_seed(&r, 11, 1);
-    cn_real *x = rnd(&r, len, 0.0, 1.0), *y = zeros(len), *gamma = rnd(&r, c, 1, 0.5);
+    cn_real *x = rnd(&r, len, 0.0, 1.0), *y = tst_zeros(len), *gamma = rnd(&r, c, 1, 0.5);
     cn_real *beta = rnd(&r, c, 0, 0.5), *rm = rnd(&r, c, 0.3, 0.2), *rv = rnd(&r, c, 2, 0.3);
-    cn_real *sm = zeros(c), *si = zeros(c);
+    cn_real *sm = tst_zeros(c), *si = tst_zeros(c);
     cn_real rm0[3], rv0[3];
     memcpy(rm0, rm, sizeof rm0);
     memcpy(rv0, rv, sizeof rv0);
@@ -155,7 +149,7 @@ Test(batchnorm, eval_without_running_stats_and_in_place)
     size_t len = (size_t)n * c * inner;
     cn_rng r;
     cn_rng_seed(&r, 12, 1);
-    cn_real *x = rnd(&r, len, 1.0, 2.0), *y1 = zeros(len), *y2 = zeros(len);
+    cn_real *x = rnd(&r, len, 1.0, 2.0), *y1 = tst_zeros(len), *y2 = tst_zeros(len);
     cr_assert_eq(cn_batchnorm_forward(n, c, inner, x, NULL, NULL, y1, 1, MOMENTUM, EPS, NULL,
                                       NULL, NULL, NULL, NULL),
                  CN_OK);
@@ -221,8 +215,8 @@ static void check_gradients(int n, int c, int inner, int training)
     size_t len = (size_t)n * c * inner;
     bn_ctx t = {n, c, inner, training, rnd(&r, len, 0.4, 1.3), rnd(&r, c, 1.0, 0.4),
                 rnd(&r, c, 0.1, 0.4), rnd(&r, c, 0.2, 0.3), rnd(&r, c, 1.2, 0.2),
-                rnd(&r, len, 0.0, 1.0), zeros(len)};
-    cn_real *sm = zeros(c), *si = zeros(c), *dx = zeros(len), *dg = zeros(c), *db = zeros(c);
+                rnd(&r, len, 0.0, 1.0), tst_zeros(len)};
+    cn_real *sm = tst_zeros(c), *si = tst_zeros(c), *dx = tst_zeros(len), *dg = tst_zeros(c), *db = tst_zeros(c);
     cr_assert_eq(cn_batchnorm_forward(n, c, inner, t.x, t.gamma, t.beta, t.y, training,
                                       MOMENTUM, EPS, training ? NULL : t.rm,
                                       training ? NULL : t.rv, sm, si, NULL),
@@ -233,7 +227,7 @@ static void check_gradients(int n, int c, int inner, int training)
     gradcheck_all("dbeta", &t, t.beta, c, db);
 
     // parameter gradients accumulate, dx is overwritten
-    cn_real *dx2 = zeros(len), *dg2 = zeros(c), *db2 = zeros(c);
+    cn_real *dx2 = tst_zeros(len), *dg2 = tst_zeros(c), *db2 = tst_zeros(c);
     for (size_t i = 0; i < len; i++) dx2[i] = (cn_real)99;
     for (int i = 0; i < c; i++) dg2[i] = dg[i], db2[i] = db[i];
     cn_batchnorm_backward(n, c, inner, training, t.x, t.gamma, sm, si, t.R, dx2, dg2, db2);
@@ -319,8 +313,8 @@ Test(batchnorm, same_result_for_any_thread_count)
     cn_real *out[2][4];
     for (int k = 0; k < 2; k++) {
         cn_set_num_threads(k + 1);
-        cn_real *y = zeros(len), *sm = zeros(c), *si = zeros(c), *dx = zeros(len);
-        cn_real *dg = zeros(c);
+        cn_real *y = tst_zeros(len), *sm = tst_zeros(c), *si = tst_zeros(c), *dx = tst_zeros(len);
+        cn_real *dg = tst_zeros(c);
         cr_assert_eq(cn_batchnorm_forward(n, c, inner, x, g, b, y, 1, 0.1, EPS, NULL, NULL, sm,
                                           si, NULL),
                      CN_OK);
@@ -353,31 +347,6 @@ Test(batchnorm, same_result_for_any_thread_count)
 #define PAR_TOL 1e-5
 #endif
 
-static cn_tensor *get(const cn_safetensors *st, const char *name)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    return t;
-}
-
-static double meta_num(const cn_safetensors *st, const char *key)
-{
-    const char *v = cn_safetensors_meta(st, key);
-    cr_assert(v, "fixture metadata lacks %s", key);
-    return strtod(v, NULL);
-}
-
-static double max_diff(const cn_real *a, const cn_real *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (d > m || isnan(d)) m = d;
-    }
-    return m;
-}
-
 /* parity_case: <file>.safetensors holds x (n, c, ...), gamma, beta, running_mean0,
  * running_var0, dy, y, dx, dgamma, dbeta, running_mean, running_var; metadata
  * training, eps, momentum. One forward (updating the running statistics in
@@ -389,13 +358,13 @@ static void parity_case(const char *file)
     cn_safetensors *st = NULL;
     cn_error err;
     cr_assert_eq(cn_safetensors_read(path, &st, &err), CN_OK, "%s", err.msg);
-    int training = (int)meta_num(st, "training");
-    double eps = meta_num(st, "eps"), momentum = meta_num(st, "momentum");
-    cn_tensor *x = get(st, "x"), *g = get(st, "gamma"), *b = get(st, "beta");
-    cn_tensor *rm = get(st, "running_mean0"), *rv = get(st, "running_var0");
-    cn_tensor *dy = get(st, "dy"), *yr = get(st, "y"), *dxr = get(st, "dx");
-    cn_tensor *dgr = get(st, "dgamma"), *dbr = get(st, "dbeta");
-    cn_tensor *rmr = get(st, "running_mean"), *rvr = get(st, "running_var");
+    int training = (int)tst_fx_meta_num(st, "training");
+    double eps = tst_fx_meta_num(st, "eps"), momentum = tst_fx_meta_num(st, "momentum");
+    cn_tensor *x = tst_fx_tensor(st, "x", 0), *g = tst_fx_tensor(st, "gamma", 0), *b = tst_fx_tensor(st, "beta", 0);
+    cn_tensor *rm = tst_fx_tensor(st, "running_mean0", 0), *rv = tst_fx_tensor(st, "running_var0", 0);
+    cn_tensor *dy = tst_fx_tensor(st, "dy", 0), *yr = tst_fx_tensor(st, "y", 0), *dxr = tst_fx_tensor(st, "dx", 0);
+    cn_tensor *dgr = tst_fx_tensor(st, "dgamma", 0), *dbr = tst_fx_tensor(st, "dbeta", 0);
+    cn_tensor *rmr = tst_fx_tensor(st, "running_mean", 0), *rvr = tst_fx_tensor(st, "running_var", 0);
     cr_assert(x->ndim >= 2);
     int n = x->shape[0], c = x->shape[1], inner = (int)(x->numel / ((size_t)n * c));
     size_t len = x->numel;
@@ -407,9 +376,9 @@ static void parity_case(const char *file)
                  CN_OK, "%s", err.msg);
     cn_batchnorm_backward(n, c, inner, training, x->data, g->data, sm, si, dy->data, dx, dg,
                           db);
-    double e[6] = {max_diff(y, yr->data, len),          max_diff(dx, dxr->data, len),
-                   max_diff(dg, dgr->data, c),          max_diff(db, dbr->data, c),
-                   max_diff(rm->data, rmr->data, c),    max_diff(rv->data, rvr->data, c)};
+    double e[6] = {tst_max_abs_diff(y, yr->data, len),          tst_max_abs_diff(dx, dxr->data, len),
+                   tst_max_abs_diff(dg, dgr->data, c),          tst_max_abs_diff(db, dbr->data, c),
+                   tst_max_abs_diff(rm->data, rmr->data, c),    tst_max_abs_diff(rv->data, rvr->data, c)};
     static const char *names[6] = {"y", "dx", "dgamma", "dbeta", "running_mean", "running_var"};
     cr_log_info("parity %s (%s): max abs diff y %.3g, dx %.3g, dgamma %.3g, dbeta %.3g, "
                 "running_mean %.3g, running_var %.3g",

@@ -12,6 +12,7 @@
 
 #include "conv_oracle.h"
 #include "convnet.h"
+#include "support.h"
 
 #ifdef CN_DOUBLE
 #define ORACLE_TOL 1e-12 /* double sums of <= 100 O(1) products */
@@ -42,13 +43,6 @@ static cn_conv2d_geom geom(int n, int c_in, int h, int w, int c_out, int kh, int
     return g;
 }
 
-static cn_real *alloc_reals(size_t n)
-{
-    cn_real *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert(p);
-    return p;
-}
-
 static prob prob_new(cn_conv2d_geom g, uint64_t seed)
 {
     prob P = {.g = g};
@@ -58,11 +52,11 @@ static prob prob_new(cn_conv2d_geom g, uint64_t seed)
     P.nw = (size_t)g.c_out * (g.c_in / g.groups) * g.kh * g.kw;
     P.ny = (size_t)g.n * g.c_out * P.g.h_out * P.g.w_out;
     P.nws = cn_conv2d_workspace_size(&P.g);
-    P.x = alloc_reals(P.nx);
-    P.w = alloc_reals(P.nw);
-    P.b = alloc_reals((size_t)g.c_out);
-    P.y = alloc_reals(P.ny);
-    P.dy = alloc_reals(P.ny);
+    P.x = tst_reals(P.nx);
+    P.w = tst_reals(P.nw);
+    P.b = tst_reals((size_t)g.c_out);
+    P.y = tst_reals(P.ny);
+    P.dy = tst_reals(P.ny);
     P.ws = P.nws ? malloc(P.nws * sizeof(cn_real)) : NULL;
     cr_assert(P.nws == 0 || P.ws);
     oracle_fill_normal(P.x, P.nx, 1.0, seed);
@@ -196,7 +190,7 @@ Test(conv2d, im2col_col2im_adjoint)
         prob P = prob_new(case_geom(k), 100 + k);
         const cn_conv2d_geom *g = &P.g;
         const size_t nx = (size_t)g->cg_in * g->h * g->w, nc = (size_t)g->kdim * g->hw_out;
-        cn_real *cols = alloc_reals(nc), *C = alloc_reals(nc), *xb = alloc_reals(nx);
+        cn_real *cols = tst_reals(nc), *C = tst_reals(nc), *xb = tst_reals(nx);
         oracle_fill_normal(C, nc, 1.0, 5);
         cn_im2col(g, P.x, cols);
         cn_col2im(g, C, xb);
@@ -219,8 +213,8 @@ Test(conv2d, forward_backward_match_oracle)
     for (size_t k = 0; k < NCASES; k++) {
         prob P = prob_new(case_geom(k), 10 + 10 * k);
         const cn_conv2d_geom *g = &P.g;
-        cn_real *yr = alloc_reals(P.ny), *dxr = alloc_reals(P.nx), *dwr = alloc_reals(P.nw);
-        cn_real *dbr = alloc_reals((size_t)g->c_out), *dx = alloc_reals(P.nx);
+        cn_real *yr = tst_reals(P.ny), *dxr = tst_reals(P.nx), *dwr = tst_reals(P.nw);
+        cn_real *dbr = tst_reals((size_t)g->c_out), *dx = tst_reals(P.nx);
         cn_real *dw = calloc(P.nw, sizeof *dw), *db = calloc((size_t)g->c_out, sizeof *db);
         cr_assert(dw && db);
         for (int bias = 0; bias < 2; bias++) {
@@ -304,7 +298,7 @@ Test(conv2d, gradcheck_dx_dw_db)
         const size_t k = picks[q];
         prob P = prob_new(case_geom(k), 500 + k);
         cn_real *R = P.dy; /* fixed random R = dL/dy */
-        cn_real *dx = alloc_reals(P.nx);
+        cn_real *dx = tst_reals(P.nx);
         cn_real *dw = calloc(P.nw, sizeof *dw), *db = calloc((size_t)P.g.c_out, sizeof *db);
         cr_assert(dw && db);
         cn_conv2d_backward(&P.g, P.x, P.w, R, dx, dw, db, P.ws);
@@ -329,14 +323,14 @@ Test(conv2d, dx_overwritten_dw_db_accumulated)
     for (size_t q = 0; q < sizeof picks / sizeof picks[0]; q++) {
         prob P = prob_new(case_geom(picks[q]), 900 + q);
         const size_t nb = (size_t)P.g.c_out;
-        cn_real *dx1 = alloc_reals(P.nx), *dx2 = alloc_reals(P.nx);
+        cn_real *dx1 = tst_reals(P.nx), *dx2 = tst_reals(P.nx);
         cn_real *g_w = calloc(P.nw, sizeof(cn_real)), *g_b = calloc(nb, sizeof(cn_real));
-        cn_real *dw = alloc_reals(P.nw), *db = alloc_reals(nb);
+        cn_real *dw = tst_reals(P.nw), *db = tst_reals(nb);
         cr_assert(g_w && g_b);
         cn_conv2d_backward(&P.g, P.x, P.w, P.dy, dx1, g_w, g_b, P.ws);
         oracle_fill_normal(dw, P.nw, 1.0, 77);
         oracle_fill_normal(db, nb, 1.0, 78);
-        cn_real *ew = alloc_reals(P.nw), *eb = alloc_reals(nb);
+        cn_real *ew = tst_reals(P.nw), *eb = tst_reals(nb);
         for (size_t i = 0; i < P.nw; i++) ew[i] = (dw[i] + g_w[i]) + g_w[i];
         for (size_t i = 0; i < nb; i++) eb[i] = (db[i] + g_b[i]) + g_b[i];
         for (size_t i = 0; i < P.nx; i++) dx2[i] = (cn_real)NAN;
@@ -349,7 +343,7 @@ Test(conv2d, dx_overwritten_dw_db_accumulated)
         cr_assert(memcmp(db, eb, nb * sizeof *db) == 0, "%s: db not accumulated",
                   CASES[picks[q]].name);
         /* dx only: nothing else touched */
-        cn_real *dx3 = alloc_reals(P.nx);
+        cn_real *dx3 = tst_reals(P.nx);
         cn_conv2d_backward(&P.g, P.x, P.w, P.dy, dx3, NULL, NULL, P.ws);
         cr_assert(memcmp(dx1, dx3, P.nx * sizeof *dx1) == 0);
         free(dx1);
@@ -382,8 +376,8 @@ Test(conv2d, thread_count_invariance)
         cn_real *y[2], *dx[2], *dw[2], *db[2];
         for (int t = 0; t < 2; t++) {
             cn_set_num_threads(t + 1);
-            y[t] = alloc_reals(P.ny);
-            dx[t] = alloc_reals(P.nx);
+            y[t] = tst_reals(P.ny);
+            dx[t] = tst_reals(P.nx);
             dw[t] = calloc(P.nw, sizeof(cn_real));
             db[t] = calloc(nb, sizeof(cn_real));
             cr_assert(dw[t] && db[t]);
@@ -421,16 +415,6 @@ Test(conv2d, thread_count_invariance)
 #define PARITY_TOL 1e-4
 #endif
 
-/* fixture_get: tensor name of st as cn_real, with numel checked. */
-static cn_tensor *fixture_get(const cn_safetensors *st, const char *name, size_t numel)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    cr_assert_eq(t->numel, numel, "%s: %zu elements, expected %zu", name, t->numel, numel);
-    return t;
-}
-
 Test(conv2d, pytorch_parity)
 {
     cn_safetensors *st = NULL;
@@ -443,7 +427,7 @@ Test(conv2d, pytorch_parity)
     for (int i = 0; i < count; i++) {
         char name[64];
         snprintf(name, sizeof name, "c%d.geom", i);
-        cn_tensor *gt = fixture_get(st, name, 15);
+        cn_tensor *gt = tst_fx_tensor(st, name, 15);
         const cn_real *v = gt->data;
         cn_conv2d_geom g = {.n = (int)v[0], .c_in = (int)v[1], .h = (int)v[2], .w = (int)v[3],
                             .c_out = (int)v[4], .kh = (int)v[5], .kw = (int)v[6],
@@ -457,7 +441,7 @@ Test(conv2d, pytorch_parity)
         const size_t ny = (size_t)g.n * g.c_out * g.hw_out, nb = (size_t)g.c_out;
 #define GET(var, key, count)                                                                  \
     snprintf(name, sizeof name, "c%d." key, i);                                                \
-    cn_tensor *var = fixture_get(st, name, count)
+    cn_tensor *var = tst_fx_tensor(st, name, count)
         GET(x, "x", nx);
         GET(w, "w", nw);
         GET(y_ref, "y", ny);
@@ -474,7 +458,7 @@ Test(conv2d, pytorch_parity)
 #undef GET
         const size_t nws = cn_conv2d_workspace_size(&g);
         cn_real *ws = nws ? malloc(nws * sizeof *ws) : NULL;
-        cn_real *y = alloc_reals(ny), *dx = alloc_reals(nx);
+        cn_real *y = tst_reals(ny), *dx = tst_reals(nx);
         cn_real *dw = calloc(nw, sizeof *dw), *db = calloc(nb, sizeof *db);
         cr_assert((ws || !nws) && dw && db);
         cn_conv2d_forward(&g, x->data, w->data, b ? b->data : NULL, y, ws);

@@ -13,6 +13,7 @@
 #include "convnet/core.h"
 #include "convnet/norm_kernels.h"
 #include "convnet/safetensors.h"
+#include "support.h"
 
 #ifdef CN_DOUBLE
 #define FWD_TOL 1e-12
@@ -32,13 +33,6 @@ static cn_real *rnd(cn_rng *r, size_t len, double shift, double sd)
     cn_real *v = malloc((len ? len : 1) * sizeof *v);
     cr_assert(v);
     for (size_t i = 0; i < len; i++) v[i] = (cn_real)(shift + sd * cn_rng_normal(r));
-    return v;
-}
-
-static cn_real *zeros(size_t len)
-{
-    cn_real *v = calloc(len ? len : 1, sizeof *v);
-    cr_assert(v);
     return v;
 }
 
@@ -72,8 +66,8 @@ Test(layernorm, forward_reference)
     size_t len = (size_t)rows * d;
     cn_rng r;
     cn_rng_seed(&r, 1, 1);
-    cn_real *x = rnd(&r, len, 2.0, 3.0), *y = zeros(len), *g = rnd(&r, d, 1, 0.5);
-    cn_real *b = rnd(&r, d, 0, 0.5), *sm = zeros(rows), *si = zeros(rows);
+    cn_real *x = rnd(&r, len, 2.0, 3.0), *y = tst_zeros(len), *g = rnd(&r, d, 1, 0.5);
+    cn_real *b = rnd(&r, d, 0, 0.5), *sm = tst_zeros(rows), *si = tst_zeros(rows);
     cn_error err;
     cr_assert_eq(cn_layernorm_forward(rows, d, x, g, b, EPS, y, sm, si, &err), CN_OK, "%s",
                  err.msg);
@@ -89,7 +83,7 @@ Test(layernorm, forward_reference)
         }
     }
     // no affine, in place, no saved statistics
-    cn_real *y2 = zeros(len);
+    cn_real *y2 = tst_zeros(len);
     cr_assert_eq(cn_layernorm_forward(rows, d, x, NULL, NULL, EPS, y2, NULL, NULL, &err), CN_OK);
     cr_assert_eq(cn_layernorm_forward(rows, d, x, NULL, NULL, EPS, x, NULL, NULL, &err), CN_OK);
     cr_assert(memcmp(x, y2, len * sizeof *x) == 0);
@@ -101,9 +95,9 @@ static void check_groupnorm_forward(int n, int c, int inner, int groups, int aff
     size_t len = (size_t)n * c * inner;
     cn_rng r;
     cn_rng_seed(&r, 2, (uint64_t)groups);
-    cn_real *x = rnd(&r, len, -1.0, 2.0), *y = zeros(len);
+    cn_real *x = rnd(&r, len, -1.0, 2.0), *y = tst_zeros(len);
     cn_real *g = affine ? rnd(&r, c, 1, 0.5) : NULL, *b = affine ? rnd(&r, c, 0, 0.5) : NULL;
-    cn_real *sm = zeros((size_t)n * groups), *si = zeros((size_t)n * groups);
+    cn_real *sm = tst_zeros((size_t)n * groups), *si = tst_zeros((size_t)n * groups);
     cn_error err;
     cr_assert_eq(cn_groupnorm_forward(n, c, inner, groups, x, g, b, EPS, y, sm, si, &err),
                  CN_OK, "%s", err.msg);
@@ -141,18 +135,18 @@ Test(instancenorm, forward_running_stats)
     size_t len = (size_t)n * c * inner;
     cn_rng r;
     cn_rng_seed(&r, 3, 1);
-    cn_real *x = rnd(&r, len, 0.5, 1.5), *y = zeros(len), *g = rnd(&r, c, 1, 0.3);
+    cn_real *x = rnd(&r, len, 0.5, 1.5), *y = tst_zeros(len), *g = rnd(&r, c, 1, 0.3);
     cn_real *b = rnd(&r, c, 0, 0.3), *rm = rnd(&r, c, 0.1, 0.2), *rv = rnd(&r, c, 1.2, 0.1);
     cn_real rm0[4], rv0[4];
     memcpy(rm0, rm, sizeof rm0);
     memcpy(rv0, rv, sizeof rv0);
-    cn_real *sm = zeros((size_t)n * c), *si = zeros((size_t)n * c);
+    cn_real *sm = tst_zeros((size_t)n * c), *si = tst_zeros((size_t)n * c);
     cn_error err;
     cr_assert_eq(cn_instancenorm_forward(n, c, inner, x, g, b, y, 1, MOMENTUM, EPS, rm, rv, sm,
                                          si, &err),
                  CN_OK, "%s", err.msg);
     // training: the same as group norm with groups == c; running stats averaged over n
-    cn_real *y2 = zeros(len);
+    cn_real *y2 = tst_zeros(len);
     cr_assert_eq(cn_groupnorm_forward(n, c, inner, c, x, g, b, EPS, y2, NULL, NULL, &err),
                  CN_OK);
     cr_assert(memcmp(y, y2, len * sizeof *y) == 0);
@@ -282,8 +276,8 @@ static void check_gradients(enum kind kind, int n, int c, int inner, int groups,
     t.rm = rnd(&r, c, 0.2, 0.3);
     t.rv = rnd(&r, c, 1.2, 0.2);
     t.R = rnd(&r, len, 0.0, 1.0);
-    t.y = zeros(len);
-    cn_real *sm = zeros(ns), *si = zeros(ns), *dx = zeros(len), *dg = zeros(pl), *db = zeros(pl);
+    t.y = tst_zeros(len);
+    cn_real *sm = tst_zeros(ns), *si = tst_zeros(ns), *dx = tst_zeros(len), *dg = tst_zeros(pl), *db = tst_zeros(pl);
     cr_assert_eq(nforward(&t, sm, si), CN_OK);
     nbackward(&t, sm, si, dx, affine ? dg : NULL, affine ? db : NULL);
     if (check_dx) gradcheck_all("dx", &t, t.x, len, dx);
@@ -291,7 +285,7 @@ static void check_gradients(enum kind kind, int n, int c, int inner, int groups,
         gradcheck_all("dgamma", &t, t.gamma, pl, dg);
         gradcheck_all("dbeta", &t, t.beta, pl, db);
         // parameter gradients accumulate, dx is overwritten
-        cn_real *dx2 = zeros(len), *dg2 = zeros(pl), *db2 = zeros(pl);
+        cn_real *dx2 = tst_zeros(len), *dg2 = tst_zeros(pl), *db2 = tst_zeros(pl);
         for (size_t i = 0; i < len; i++) dx2[i] = (cn_real)-7;
         memcpy(dg2, dg, pl * sizeof *dg);
         memcpy(db2, db, pl * sizeof *db);
@@ -375,8 +369,8 @@ Test(groupnorm, same_result_for_any_thread_count)
     cn_real *res[2][6];
     for (int k = 0; k < 2; k++) {
         cn_set_num_threads(k + 1);
-        cn_real *y = zeros(len), *dx = zeros(len), *dg = zeros(len), *ly = zeros(len);
-        cn_real *ldx = zeros(len), *ldg = zeros(len);
+        cn_real *y = tst_zeros(len), *dx = tst_zeros(len), *dg = tst_zeros(len), *ly = tst_zeros(len);
+        cn_real *ldx = tst_zeros(len), *ldg = tst_zeros(len);
         cn_real sm[24], si[24];
         cr_assert_eq(cn_groupnorm_forward(n, c, inner, groups, x, g, b, EPS, y, sm, si, NULL),
                      CN_OK);
@@ -411,31 +405,6 @@ Test(groupnorm, same_result_for_any_thread_count)
 #define PAR_TOL 1e-5
 #endif
 
-static cn_tensor *get(const cn_safetensors *st, const char *name)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    return t;
-}
-
-static double meta_num(const cn_safetensors *st, const char *key)
-{
-    const char *v = cn_safetensors_meta(st, key);
-    cr_assert(v, "fixture metadata lacks %s", key);
-    return strtod(v, NULL);
-}
-
-static double max_diff(const cn_real *a, const cn_real *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (d > m || isnan(d)) m = d;
-    }
-    return m;
-}
-
 
 /* parity_case: <file>.safetensors holds x (n, c, h, w), gamma, beta, dy, y, dx,
  * dgamma, dbeta (and running_mean0 / running_var0 / running_mean / running_var for
@@ -448,15 +417,15 @@ static void parity_case(const char *file, enum kind kind)
     cn_safetensors *st = NULL;
     cn_error err;
     cr_assert_eq(cn_safetensors_read(path, &st, &err), CN_OK, "%s", err.msg);
-    int training = (int)meta_num(st, "training");
-    double eps = meta_num(st, "eps");
-    cn_tensor *x = get(st, "x"), *g = get(st, "gamma"), *b = get(st, "beta");
-    cn_tensor *dy = get(st, "dy"), *yr = get(st, "y"), *dxr = get(st, "dx");
-    cn_tensor *dgr = get(st, "dgamma"), *dbr = get(st, "dbeta");
+    int training = (int)tst_fx_meta_num(st, "training");
+    double eps = tst_fx_meta_num(st, "eps");
+    cn_tensor *x = tst_fx_tensor(st, "x", 0), *g = tst_fx_tensor(st, "gamma", 0), *b = tst_fx_tensor(st, "beta", 0);
+    cn_tensor *dy = tst_fx_tensor(st, "dy", 0), *yr = tst_fx_tensor(st, "y", 0), *dxr = tst_fx_tensor(st, "dx", 0);
+    cn_tensor *dgr = tst_fx_tensor(st, "dgamma", 0), *dbr = tst_fx_tensor(st, "dbeta", 0);
     cn_tensor *rm = NULL, *rv = NULL, *rmr = NULL, *rvr = NULL;
     if (cn_safetensors_find(st, "running_mean0")) {
-        rm = get(st, "running_mean0"), rv = get(st, "running_var0");
-        rmr = get(st, "running_mean"), rvr = get(st, "running_var");
+        rm = tst_fx_tensor(st, "running_mean0", 0), rv = tst_fx_tensor(st, "running_var0", 0);
+        rmr = tst_fx_tensor(st, "running_mean", 0), rvr = tst_fx_tensor(st, "running_var", 0);
     }
     cr_assert_eq(x->ndim, 4);
     int n = x->shape[0], c = x->shape[1], inner = x->shape[2] * x->shape[3];
@@ -465,20 +434,20 @@ static void parity_case(const char *file, enum kind kind)
     cn_real *sm = calloc(ns, sizeof *sm), *si = calloc(ns, sizeof *si);
     cn_real *dg = calloc(pl, sizeof *dg), *db = calloc(pl, sizeof *db);
     if (kind == LAYER) {
-        int d = (int)meta_num(st, "d"), rows = (int)(len / (size_t)d);
+        int d = (int)tst_fx_meta_num(st, "d"), rows = (int)(len / (size_t)d);
         cr_assert_eq(cn_layernorm_forward(rows, d, x->data, g->data, b->data, eps, y, sm, si,
                                           &err),
                      CN_OK, "%s", err.msg);
         cn_layernorm_backward(rows, d, x->data, g->data, sm, si, dy->data, dx, dg, db);
     } else if (kind == GROUP) {
-        int groups = (int)meta_num(st, "groups");
+        int groups = (int)tst_fx_meta_num(st, "groups");
         cr_assert_eq(cn_groupnorm_forward(n, c, inner, groups, x->data, g->data, b->data, eps,
                                           y, sm, si, &err),
                      CN_OK, "%s", err.msg);
         cn_groupnorm_backward(n, c, inner, groups, x->data, g->data, sm, si, dy->data, dx, dg,
                               db);
     } else {
-        double momentum = meta_num(st, "momentum");
+        double momentum = tst_fx_meta_num(st, "momentum");
         cr_assert_eq(cn_instancenorm_forward(n, c, inner, x->data, g->data, b->data, y,
                                              training, momentum, eps, rm ? rm->data : NULL,
                                              rv ? rv->data : NULL, sm, si, &err),
@@ -486,10 +455,10 @@ static void parity_case(const char *file, enum kind kind)
         cn_instancenorm_backward(n, c, inner, training || !rm, x->data, g->data, sm, si,
                                  dy->data, dx, dg, db);
     }
-    double e[6] = {max_diff(y, yr->data, len), max_diff(dx, dxr->data, len),
-                   max_diff(dg, dgr->data, pl), max_diff(db, dbr->data, pl),
-                   rm ? max_diff(rm->data, rmr->data, c) : 0,
-                   rv ? max_diff(rv->data, rvr->data, c) : 0};
+    double e[6] = {tst_max_abs_diff(y, yr->data, len), tst_max_abs_diff(dx, dxr->data, len),
+                   tst_max_abs_diff(dg, dgr->data, pl), tst_max_abs_diff(db, dbr->data, pl),
+                   rm ? tst_max_abs_diff(rm->data, rmr->data, c) : 0,
+                   rv ? tst_max_abs_diff(rv->data, rvr->data, c) : 0};
     static const char *names[6] = {"y", "dx", "dgamma", "dbeta", "running_mean", "running_var"};
     cr_log_info("parity %s (%s): max abs diff y %.3g, dx %.3g, dgamma %.3g, dbeta %.3g, "
                 "running_mean %.3g, running_var %.3g",

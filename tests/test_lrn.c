@@ -12,6 +12,7 @@
 #include "convnet/core.h"
 #include "convnet/norm_kernels.h"
 #include "convnet/safetensors.h"
+#include "support.h"
 
 #ifdef CN_DOUBLE
 #define FWD_TOL 1e-12
@@ -28,13 +29,6 @@ static cn_real *rnd(cn_rng *r, size_t len, double shift, double sd)
     cn_real *v = malloc((len ? len : 1) * sizeof *v);
     cr_assert(v);
     for (size_t i = 0; i < len; i++) v[i] = (cn_real)(shift + sd * cn_rng_normal(r));
-    return v;
-}
-
-static cn_real *zeros(size_t len)
-{
-    cn_real *v = calloc(len ? len : 1, sizeof *v);
-    cr_assert(v);
     return v;
 }
 
@@ -71,7 +65,7 @@ static void check_forward(int n, int c, int inner, int size, double alpha, doubl
     size_t len = (size_t)n * c * inner;
     cn_rng r;
     cn_rng_seed(&r, 4, (uint64_t)size);
-    cn_real *x = rnd(&r, len, 0.2, 1.5), *y = zeros(len), *s = zeros(len);
+    cn_real *x = rnd(&r, len, 0.2, 1.5), *y = tst_zeros(len), *s = tst_zeros(len);
     double *wy = malloc(len * sizeof *wy), *ws = malloc(len * sizeof *ws);
     cn_error err;
     cr_assert_eq(cn_lrn_forward(n, c, inner, size, alpha, beta, k, x, y, s, &err), CN_OK, "%s",
@@ -84,7 +78,7 @@ static void check_forward(int n, int c, int inner, int size, double alpha, doubl
                   "size %d: scale[%zu] %.17g vs %.17g", size, i, (double)s[i], ws[i]);
     }
     // scale is optional
-    cn_real *y2 = zeros(len);
+    cn_real *y2 = tst_zeros(len);
     cr_assert_eq(cn_lrn_forward(n, c, inner, size, alpha, beta, k, x, y2, NULL, &err), CN_OK);
     cr_assert(memcmp(y, y2, len * sizeof *y) == 0);
     free(x); free(y); free(s); free(wy); free(ws); free(y2);
@@ -125,8 +119,8 @@ static void check_gradients(int n, int c, int inner, int size, double alpha, dou
     cn_rng r;
     cn_rng_seed(&r, 8, (uint64_t)size);
     lctx t = {n, c, inner, size, alpha, beta, k, rnd(&r, len, 0.1, 1.2), rnd(&r, len, 0, 1),
-              zeros(len)};
-    cn_real *s = zeros(len), *dx = zeros(len);
+              tst_zeros(len)};
+    cn_real *s = tst_zeros(len), *dx = tst_zeros(len);
     cr_assert_eq(cn_lrn_forward(n, c, inner, size, alpha, beta, k, t.x, t.y, s, NULL), CN_OK);
     for (size_t i = 0; i < len; i++) dx[i] = (cn_real)42;  // overwritten
     cn_lrn_backward(n, c, inner, size, alpha, beta, t.x, t.y, s, t.R, dx);
@@ -173,7 +167,7 @@ Test(lrn, same_result_for_any_thread_count)
     cn_real *res[2][3];
     for (int k = 0; k < 2; k++) {
         cn_set_num_threads(k + 1);
-        cn_real *y = zeros(len), *s = zeros(len), *dx = zeros(len);
+        cn_real *y = tst_zeros(len), *s = tst_zeros(len), *dx = tst_zeros(len);
         cr_assert_eq(cn_lrn_forward(n, c, inner, size, 1e-3, 0.75, 2, x, y, s, NULL), CN_OK);
         cn_lrn_backward(n, c, inner, size, 1e-3, 0.75, x, y, s, dy, dx);
         res[k][0] = y, res[k][1] = s, res[k][2] = dx;
@@ -200,31 +194,6 @@ Test(lrn, same_result_for_any_thread_count)
 #define PAR_TOL 1e-5
 #endif
 
-static cn_tensor *get(const cn_safetensors *st, const char *name)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    return t;
-}
-
-static double meta_num(const cn_safetensors *st, const char *key)
-{
-    const char *v = cn_safetensors_meta(st, key);
-    cr_assert(v, "fixture metadata lacks %s", key);
-    return strtod(v, NULL);
-}
-
-static double max_diff(const cn_real *a, const cn_real *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (d > m || isnan(d)) m = d;
-    }
-    return m;
-}
-
 
 /* parity_case: <file>.safetensors holds x (n, c, h, w), dy, y, dx; metadata size,
  * alpha, beta, k. */
@@ -235,9 +204,9 @@ static void parity_case(const char *file)
     cn_safetensors *st = NULL;
     cn_error err;
     cr_assert_eq(cn_safetensors_read(path, &st, &err), CN_OK, "%s", err.msg);
-    int size = (int)meta_num(st, "size");
-    double alpha = meta_num(st, "alpha"), beta = meta_num(st, "beta"), k = meta_num(st, "k");
-    cn_tensor *x = get(st, "x"), *dy = get(st, "dy"), *yr = get(st, "y"), *dxr = get(st, "dx");
+    int size = (int)tst_fx_meta_num(st, "size");
+    double alpha = tst_fx_meta_num(st, "alpha"), beta = tst_fx_meta_num(st, "beta"), k = tst_fx_meta_num(st, "k");
+    cn_tensor *x = tst_fx_tensor(st, "x", 0), *dy = tst_fx_tensor(st, "dy", 0), *yr = tst_fx_tensor(st, "y", 0), *dxr = tst_fx_tensor(st, "dx", 0);
     cr_assert_eq(x->ndim, 4);
     int n = x->shape[0], c = x->shape[1], inner = x->shape[2] * x->shape[3];
     size_t len = x->numel;
@@ -246,7 +215,7 @@ static void parity_case(const char *file)
     cr_assert_eq(cn_lrn_forward(n, c, inner, size, alpha, beta, k, x->data, y, s, &err), CN_OK,
                  "%s", err.msg);
     cn_lrn_backward(n, c, inner, size, alpha, beta, x->data, y, s, dy->data, dx);
-    double ey = max_diff(y, yr->data, len), edx = max_diff(dx, dxr->data, len);
+    double ey = tst_max_abs_diff(y, yr->data, len), edx = tst_max_abs_diff(dx, dxr->data, len);
     cr_log_info("parity %s (%s): max abs diff y %.3g, dx %.3g", file, CN_REAL_NAME, ey, edx);
     cr_expect_lt(ey, PAR_TOL, "%s y: %g", file, ey);
     cr_expect_lt(edx, PAR_TOL, "%s dx: %g", file, edx);

@@ -12,6 +12,7 @@
 
 #include "conv_oracle.h"
 #include "convnet.h"
+#include "support.h"
 
 #ifdef CN_DOUBLE
 #define ORACLE_TOL 1e-13
@@ -30,13 +31,6 @@ static cn_pool2d_geom pgeom(cn_pool_kind kind, int n, int c, int h, int w, int k
                         .stride_h = s, .stride_w = s, .pad_h = p, .pad_w = p, .dil_h = d,
                         .dil_w = d, .ceil_mode = ceil_mode, .count_include_pad = cip};
     return g;
-}
-
-static cn_real *alloc_reals(size_t n)
-{
-    cn_real *p = malloc((n ? n : 1) * sizeof *p);
-    cr_assert(p);
-    return p;
 }
 
 /* fill_distinct: a (n) a random permutation of {0, 1, ..., n-1} * 0.01 - offset,
@@ -149,7 +143,7 @@ Test(pool2d, max_forward_matches_oracle_with_ties)
     for (size_t k = 0; k < NCASES; k++) {
         cn_pool2d_geom g = case_geom(k, CN_POOL_MAX);
         const size_t nx = in_size(&g), ny = out_size(&g);
-        cn_real *x = alloc_reals(nx), *y = alloc_reals(ny), *yr = alloc_reals(ny);
+        cn_real *x = tst_reals(nx), *y = tst_reals(ny), *yr = tst_reals(ny);
         int32_t *idx = malloc(ny * sizeof *idx), *ir = malloc(ny * sizeof *ir);
         cr_assert(idx && ir);
         cn_rng r;
@@ -190,7 +184,7 @@ Test(pool2d, avg_forward_matches_oracle)
         if (CASES[k].d != 1) continue;
         cn_pool2d_geom g = case_geom(k, CN_POOL_AVG);
         const size_t nx = in_size(&g), ny = out_size(&g);
-        cn_real *x = alloc_reals(nx), *y = alloc_reals(ny), *yr = alloc_reals(ny);
+        cn_real *x = tst_reals(nx), *y = tst_reals(ny), *yr = tst_reals(ny);
         oracle_fill_normal(x, nx, 1.0, 60 + k);
         cn_avgpool2d_forward(&g, x, y);
         oracle_avgpool2d_forward(&g, x, yr);
@@ -234,8 +228,8 @@ Test(pool2d, gradcheck_dx)
             if (kind == CN_POOL_AVG && CASES[k].d != 1) continue;
             cn_pool2d_geom g = case_geom(k, (cn_pool_kind)kind);
             const size_t nx = in_size(&g), ny = out_size(&g);
-            cn_real *x = alloc_reals(nx), *dx = alloc_reals(nx), *R = alloc_reals(ny);
-            cn_real *y = alloc_reals(ny);
+            cn_real *x = tst_reals(nx), *dx = tst_reals(nx), *R = tst_reals(ny);
+            cn_real *y = tst_reals(ny);
             int32_t *idx = malloc(ny * sizeof *idx);
             size_t *coords = malloc(nx * sizeof *coords);
             cr_assert(idx && coords);
@@ -286,7 +280,7 @@ Test(pool2d, gradcheck_dx)
 Test(pool2d, global_pooling)
 {
     const size_t nc = 6, hw = 35;
-    cn_real *x = alloc_reals(nc * hw), *dx = alloc_reals(nc * hw);
+    cn_real *x = tst_reals(nc * hw), *dx = tst_reals(nc * hw);
     cn_real y[6], R[6], ref[6];
     int32_t idx[6];
     fill_distinct(x, nc * hw, 5);
@@ -327,14 +321,14 @@ Test(pool2d, thread_count_invariance)
     cn_error err;
     cr_assert_eq(cn_pool2d_geom_init(&g, &err), CN_OK, "%s", err.msg);
     const size_t nx = in_size(&g), ny = out_size(&g);
-    cn_real *x = alloc_reals(nx), *R = alloc_reals(ny);
+    cn_real *x = tst_reals(nx), *R = tst_reals(ny);
     oracle_fill_normal(x, nx, 1.0, 9);
     oracle_fill_normal(R, ny, 1.0, 10);
     cn_real *y[2], *dx[2];
     for (int t = 0; t < 2; t++) {
         cn_set_num_threads(t + 1);
-        y[t] = alloc_reals(ny);
-        dx[t] = alloc_reals(nx);
+        y[t] = tst_reals(ny);
+        dx[t] = tst_reals(nx);
         cn_avgpool2d_forward(&g, x, y[t]);
         cn_avgpool2d_backward(&g, R, dx[t]);
     }
@@ -364,15 +358,6 @@ Test(pool2d, thread_count_invariance)
 #define PARITY_TOL 1e-5
 #endif
 
-static cn_tensor *fixture_get(const cn_safetensors *st, const char *name, size_t numel)
-{
-    cn_tensor *t = NULL;
-    cn_error err;
-    cr_assert_eq(cn_safetensors_get_real(st, name, &t, &err), CN_OK, "%s", err.msg);
-    cr_assert_eq(t->numel, numel, "%s: %zu elements, expected %zu", name, t->numel, numel);
-    return t;
-}
-
 Test(pool2d, pytorch_parity)
 {
     cn_safetensors *st = NULL;
@@ -385,7 +370,7 @@ Test(pool2d, pytorch_parity)
     for (int i = 0; i < count; i++) {
         char name[64];
         snprintf(name, sizeof name, "p%d.geom", i);
-        cn_tensor *gt = fixture_get(st, name, 15);
+        cn_tensor *gt = tst_fx_tensor(st, name, 15);
         const cn_real *v = gt->data;
         const int kind = (int)v[0];
         cn_pool2d_geom g = {.kind = kind == 0 || kind == 3 ? CN_POOL_MAX : CN_POOL_AVG,
@@ -398,14 +383,14 @@ Test(pool2d, pytorch_parity)
         const size_t nx = in_size(&g), ny = out_size(&g);
         const size_t planes = (size_t)g.n * g.c, hw = (size_t)g.h * g.w;
         snprintf(name, sizeof name, "p%d.x", i);
-        cn_tensor *x = fixture_get(st, name, nx);
+        cn_tensor *x = tst_fx_tensor(st, name, nx);
         snprintf(name, sizeof name, "p%d.y", i);
-        cn_tensor *y_ref = fixture_get(st, name, ny);
+        cn_tensor *y_ref = tst_fx_tensor(st, name, ny);
         snprintf(name, sizeof name, "p%d.dy", i);
-        cn_tensor *dy = fixture_get(st, name, ny);
+        cn_tensor *dy = tst_fx_tensor(st, name, ny);
         snprintf(name, sizeof name, "p%d.dx", i);
-        cn_tensor *dx_ref = fixture_get(st, name, nx);
-        cn_real *y = alloc_reals(ny), *dx = alloc_reals(nx);
+        cn_tensor *dx_ref = tst_fx_tensor(st, name, nx);
+        cn_real *y = tst_reals(ny), *dx = tst_reals(nx);
         int32_t *idx = malloc(ny * sizeof *idx);
         cr_assert(idx);
         size_t idx_bad = 0;
@@ -428,7 +413,7 @@ Test(pool2d, pytorch_parity)
         }
         if (kind == 0 || kind == 3) {
             snprintf(name, sizeof name, "p%d.idx", i);
-            cn_tensor *ir = fixture_get(st, name, ny);
+            cn_tensor *ir = tst_fx_tensor(st, name, ny);
             for (size_t k = 0; k < ny; k++) idx_bad += (double)idx[k] != (double)ir->data[k];
             cn_tensor_free(ir);
         }
