@@ -1,0 +1,392 @@
+/* conv3d.c: 3-D convolution (nn.Conv3d) on raw NCDHW arrays: geometry validation
+ * and the exact workspace, vol2col / col2vol (the 3-D im2col pair, with each
+ * kernel tap's valid output range clipped once per axis so the inner loops carry
+ * no bounds tests), and forward / backward as one GEMM per image and group. The
+ * batch is split into slots run in parallel, each with its own workspace slice;
+ * weight-gradient partials are added in slot order, so every result is
+ * independent of the thread count. Derivation: docs/kernels/conv3d.md. */
+#include "convnet/conv_nd.h"
+#include "convnet/kernels.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ geometry */
+
+/* ceil_div: ceil(a / b) for any a and b > 0. */
+static long long ceil_div(long long a, long long b)
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+/* clip_range: the outputs o in [0, n_out) whose input position o*s - p + k*d
+ * lies in [0, n_in): [*lo, *hi) (empty when *lo >= *hi). */
+static void clip_range(int n_in, int n_out, int s, int p, int k, int d, int *lo, int *hi)
+{
+    long long off = (long long)k * d - p; /* input position of output 0 */
+    long long a = ceil_div(-off, s);
+    long long b = ceil_div((long long)n_in - off, s);
+    if (a < 0) a = 0;
+    if (b > n_out) b = n_out;
+    if (b < a) b = a;
+    *lo = (int)a;
+    *hi = (int)b;
+}
+
+/* mul3: *out = a * b * c in size_t; 1 on overflow. */
+static int mul3(size_t a, size_t b, size_t c, size_t *out)
+{
+    size_t t;
+    if (cn_mul_overflow(a, b, &t) || cn_mul_overflow(t, c, &t)) return 1;
+    *out = t;
+    return 0;
+}
+
+/* check_bytes: CN_ERR_RANGE unless count reals fit in size_t bytes. */
+static cn_status check_bytes(size_t count, int overflowed, const char *what, cn_error *err)
+{
+    size_t bytes;
+    if (overflowed || cn_mul_overflow(count, sizeof(cn_real), &bytes))
+        return cn_error_set(err, CN_ERR_RANGE, "conv3d: %s buffer size overflows size_t", what);
+    return CN_OK;
+}
+
+/* out_size: the output size of one axis, or an error naming the axis. */
+static cn_status out_size(const char *axis, int in, int k, int s, int p, int d, int *out,
+                          cn_error *err)
+{
+    long long eff = (long long)d * (k - 1) + 1;
+    long long padded = (long long)in + 2LL * p;
+    if (eff > padded)
+        return cn_error_set(err, CN_ERR_SHAPE,
+                            "conv3d: conv kernel larger than padded input along %s: kernel %d "
+                            "dilated by %d spans %lld, input %d with padding %d gives %lld",
+                            axis, k, d, eff, in, p, padded);
+    long long o = (padded - eff) / s + 1;
+    if (o > INT_MAX)
+        return cn_error_set(err, CN_ERR_RANGE, "conv3d: output %s %lld overflows int", axis, o);
+    *out = (int)o;
+    return CN_OK;
+}
+
+/* check_inputs: the CN_ERR_SHAPE checks on g's input fields. */
+static cn_status check_inputs(const cn_conv3d_geom *g, cn_error *err)
+{
+    if (g->n < 1 || g->c_in < 1 || g->d < 1 || g->h < 1 || g->w < 1)
+        return cn_error_set(err, CN_ERR_SHAPE,
+                            "conv3d: input shape (%d, %d, %d, %d, %d) must have every size >= 1",
+                            g->n, g->c_in, g->d, g->h, g->w);
+    if (g->c_out < 1 || g->kd < 1 || g->kh < 1 || g->kw < 1)
+        return cn_error_set(err, CN_ERR_SHAPE,
+                            "conv3d: %d output channels and kernel %dx%dx%d must all be >= 1",
+                            g->c_out, g->kd, g->kh, g->kw);
+    if (g->stride_d < 1 || g->stride_h < 1 || g->stride_w < 1)
+        return cn_error_set(err, CN_ERR_SHAPE, "conv3d: stride (%d, %d, %d) must be >= 1",
+                            g->stride_d, g->stride_h, g->stride_w);
+    if (g->dil_d < 1 || g->dil_h < 1 || g->dil_w < 1)
+        return cn_error_set(err, CN_ERR_SHAPE, "conv3d: dilation (%d, %d, %d) must be >= 1",
+                            g->dil_d, g->dil_h, g->dil_w);
+    if (g->pad_d < 0 || g->pad_h < 0 || g->pad_w < 0)
+        return cn_error_set(err, CN_ERR_SHAPE, "conv3d: padding (%d, %d, %d) must be >= 0",
+                            g->pad_d, g->pad_h, g->pad_w);
+    if (g->groups < 1)
+        return cn_error_set(err, CN_ERR_SHAPE, "conv3d: groups %d must be >= 1", g->groups);
+    if (g->c_in % g->groups || g->c_out % g->groups)
+        return cn_error_set(err, CN_ERR_SHAPE,
+                            "conv3d: groups %d must divide input channels %d and output "
+                            "channels %d",
+                            g->groups, g->c_in, g->c_out);
+    return CN_OK;
+}
+
+cn_status cn_conv3d_geom_init(cn_conv3d_geom *g, cn_error *err)
+{
+    if (!g) return cn_error_set(err, CN_ERR_ARG, "conv3d: NULL geometry");
+    cn_status st = check_inputs(g, err);
+    if (st) return st;
+    if ((st = out_size("depth", g->d, g->kd, g->stride_d, g->pad_d, g->dil_d, &g->d_out, err)) ||
+        (st = out_size("height", g->h, g->kh, g->stride_h, g->pad_h, g->dil_h, &g->h_out, err)) ||
+        (st = out_size("width", g->w, g->kw, g->stride_w, g->pad_w, g->dil_w, &g->w_out, err)))
+        return st;
+
+    g->cg_in = g->c_in / g->groups;
+    g->cg_out = g->c_out / g->groups;
+    size_t kvol = 0, kdim = 0, out_sp = 0, vol = 0, xs = 0, ys = 0, wsz = 0;
+    int ov = mul3((size_t)g->kd, (size_t)g->kh, (size_t)g->kw, &kvol) ||
+             cn_mul_overflow(kvol, (size_t)g->cg_in, &kdim);
+    if (ov || kdim > INT_MAX)
+        return cn_error_set(err, CN_ERR_RANGE,
+                            "conv3d: vol2col rows %d x %d x %d x %d overflow int", g->cg_in,
+                            g->kd, g->kh, g->kw);
+    if (mul3((size_t)g->d_out, (size_t)g->h_out, (size_t)g->w_out, &out_sp) || out_sp > INT_MAX ||
+        mul3((size_t)g->d, (size_t)g->h, (size_t)g->w, &vol) || vol > INT_MAX)
+        return cn_error_set(err, CN_ERR_RANGE,
+                            "conv3d: a volume (%d x %d x %d in, %d x %d x %d out) overflows int",
+                            g->d, g->h, g->w, g->d_out, g->h_out, g->w_out);
+    g->kdim = (int)kdim;
+    g->out_sp = (int)out_sp;
+    ov = mul3((size_t)g->n, (size_t)g->c_in, vol, &xs);
+    if ((st = check_bytes(xs, ov, "input", err))) return st;
+    ov = mul3((size_t)g->n, (size_t)g->c_out, out_sp, &ys);
+    if ((st = check_bytes(ys, ov, "output", err))) return st;
+    ov = cn_mul_overflow((size_t)g->c_out, kdim, &wsz);
+    if ((st = check_bytes(wsz, ov, "weight", err))) return st;
+    g->slots = g->n < CN_CONV2D_SLOTS ? g->n : CN_CONV2D_SLOTS;
+    g->direct_1x1 = g->kd == 1 && g->kh == 1 && g->kw == 1 && g->stride_d == 1 &&
+                    g->stride_h == 1 && g->stride_w == 1 && g->pad_d == 0 && g->pad_h == 0 &&
+                    g->pad_w == 0;
+    /* the vol2col matrix of one slot, then the workspace as a whole */
+    size_t cols = 0, slot, total = 0;
+    ov = cn_mul_overflow(kdim, out_sp, &cols);
+    if ((st = check_bytes(cols, ov, "vol2col", err))) return st;
+    if (g->direct_1x1) cols = 0;
+    ov = cols > SIZE_MAX - wsz;
+    slot = ov ? 0 : cols + wsz;
+    ov = ov || cn_mul_overflow(slot, (size_t)g->slots, &total);
+    if ((st = check_bytes(total, ov, "workspace", err))) return st;
+    return CN_OK;
+}
+
+/* cols_reals: the reals of one slot's vol2col matrix (0 for direct_1x1). */
+static size_t cols_reals(const cn_conv3d_geom *g)
+{
+    return g->direct_1x1 ? 0 : (size_t)g->kdim * (size_t)g->out_sp;
+}
+
+size_t cn_conv3d_workspace_size(const cn_conv3d_geom *g)
+{
+    CN_ASSERT(g && g->slots >= 1);
+    return (cols_reals(g) + (size_t)g->c_out * (size_t)g->kdim) * (size_t)g->slots;
+}
+
+/* ------------------------------------------------------------------ vol2col */
+
+void cn_vol2col(const cn_conv3d_geom *g, const cn_real *x, cn_real *cols)
+{
+    const int D = g->d, H = g->h, W = g->w, DO = g->d_out, HO = g->h_out, WO = g->w_out;
+    const size_t plane = (size_t)H * W, vol = (size_t)D * plane, out_sp = (size_t)g->out_sp;
+    const size_t plane_out = (size_t)HO * WO;
+    size_t r = 0; /* row ((c*kd + a)*kh + i)*kw + j */
+    for (int c = 0; c < g->cg_in; c++) {
+        const cn_real *xc = x + (size_t)c * vol; // (d, h, w)
+        for (int a = 0; a < g->kd; a++) {
+            int od_lo, od_hi;
+            clip_range(D, DO, g->stride_d, g->pad_d, a, g->dil_d, &od_lo, &od_hi);
+            for (int i = 0; i < g->kh; i++) {
+                int oh_lo, oh_hi;
+                clip_range(H, HO, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
+                for (int j = 0; j < g->kw; j++, r++) {
+                    int ow_lo, ow_hi;
+                    clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
+                    cn_real *row = cols + r * out_sp; // (d_out, h_out, w_out)
+                    const long long col_off = (long long)j * g->dil_w - g->pad_w;
+                    for (int od = 0; od < DO; od++) {
+                        cn_real *rp = row + (size_t)od * plane_out; // (h_out, w_out)
+                        if (od < od_lo || od >= od_hi || oh_lo >= oh_hi || ow_lo >= ow_hi) {
+                            memset(rp, 0, plane_out * sizeof *rp);
+                            continue;
+                        }
+                        const long long id = (long long)od * g->stride_d - g->pad_d +
+                                             (long long)a * g->dil_d;
+                        const cn_real *xp = xc + (size_t)id * plane; // (h, w)
+                        if (oh_lo > 0) memset(rp, 0, (size_t)oh_lo * WO * sizeof *rp);
+                        for (int oh = oh_lo; oh < oh_hi; oh++) {
+                            cn_real *o = rp + (size_t)oh * WO; // (w_out)
+                            const long long ih = (long long)oh * g->stride_h - g->pad_h +
+                                                 (long long)i * g->dil_h;
+                            const cn_real *xr = xp + (size_t)ih * W; // (w)
+                            for (int ow = 0; ow < ow_lo; ow++) o[ow] = 0;
+                            if (g->stride_w == 1) {
+                                const cn_real *src = xr + (col_off + ow_lo);
+                                for (int ow = ow_lo; ow < ow_hi; ow++) o[ow] = src[ow - ow_lo];
+                            } else {
+                                for (int ow = ow_lo; ow < ow_hi; ow++)
+                                    o[ow] = xr[(long long)ow * g->stride_w + col_off];
+                            }
+                            for (int ow = ow_hi; ow < WO; ow++) o[ow] = 0;
+                        }
+                        if (oh_hi < HO)
+                            memset(rp + (size_t)oh_hi * WO, 0,
+                                   (size_t)(HO - oh_hi) * WO * sizeof *rp);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void cn_col2vol(const cn_conv3d_geom *g, const cn_real *cols, cn_real *x)
+{
+    const int D = g->d, H = g->h, W = g->w, DO = g->d_out, HO = g->h_out, WO = g->w_out;
+    const size_t plane = (size_t)H * W, vol = (size_t)D * plane, out_sp = (size_t)g->out_sp;
+    const size_t plane_out = (size_t)HO * WO;
+    memset(x, 0, (size_t)g->cg_in * vol * sizeof *x);
+    size_t r = 0;
+    for (int c = 0; c < g->cg_in; c++) {
+        cn_real *xc = x + (size_t)c * vol; // (d, h, w)
+        for (int a = 0; a < g->kd; a++) {
+            int od_lo, od_hi;
+            clip_range(D, DO, g->stride_d, g->pad_d, a, g->dil_d, &od_lo, &od_hi);
+            for (int i = 0; i < g->kh; i++) {
+                int oh_lo, oh_hi;
+                clip_range(H, HO, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
+                for (int j = 0; j < g->kw; j++, r++) {
+                    int ow_lo, ow_hi;
+                    clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
+                    const cn_real *row = cols + r * out_sp; // (d_out, h_out, w_out)
+                    const long long col_off = (long long)j * g->dil_w - g->pad_w;
+                    for (int od = od_lo; od < od_hi; od++) {
+                        const long long id = (long long)od * g->stride_d - g->pad_d +
+                                             (long long)a * g->dil_d;
+                        cn_real *xp = xc + (size_t)id * plane; // (h, w)
+                        for (int oh = oh_lo; oh < oh_hi; oh++) {
+                            const cn_real *o = row + (size_t)od * plane_out + (size_t)oh * WO;
+                            const long long ih = (long long)oh * g->stride_h - g->pad_h +
+                                                 (long long)i * g->dil_h;
+                            cn_real *xr = xp + (size_t)ih * W; // (w)
+                            for (int ow = ow_lo; ow < ow_hi; ow++)
+                                xr[(long long)ow * g->stride_w + col_off] += o[ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ forward, backward */
+
+#ifdef _OPENMP
+/* PAR_MIN_WORK: below this many multiply-adds a convolution runs on one thread
+ * (waking a thread team costs more than it saves; results are identical). */
+#define PAR_MIN_WORK ((size_t)1 << 16)
+
+/* conv_parallel: 1 when g's forward multiply-adds reach PAR_MIN_WORK. */
+static int conv_parallel(const cn_conv3d_geom *g)
+{
+    return (double)g->n * g->c_out * g->out_sp * g->kdim >= (double)PAR_MIN_WORK;
+}
+#endif
+
+/* add_bias: y (n, c_out, out_sp) += b (c_out) per channel. */
+static void add_bias(const cn_conv3d_geom *g, const cn_real *b, cn_real *y)
+{
+    const long planes = (long)g->n * g->c_out;
+    const size_t sp = (size_t)g->out_sp;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (long p = 0; p < planes; p++) {
+        const cn_real bv = b[p % g->c_out];
+        cn_real *yp = y + (size_t)p * sp; // (out_sp)
+        for (size_t k = 0; k < sp; k++) yp[k] += bv;
+    }
+}
+
+/* bias_grad: db (c_out) += sum over images, then positions, of dy (n, c_out, out_sp). */
+static void bias_grad(const cn_conv3d_geom *g, const cn_real *dy, cn_real *db)
+{
+    const size_t sp = (size_t)g->out_sp;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (int co = 0; co < g->c_out; co++) {
+        cn_real acc = 0;
+        for (int i = 0; i < g->n; i++) {
+            const cn_real *d = dy + ((size_t)i * g->c_out + co) * sp; // (out_sp)
+            for (size_t k = 0; k < sp; k++) acc += d[k];
+        }
+        db[co] += acc;
+    }
+}
+
+void cn_conv3d_forward(const cn_conv3d_geom *g, const cn_real *x, const cn_real *w,
+                       const cn_real *b, cn_real *y, cn_real *ws)
+{
+    CN_ASSERT(g && g->slots >= 1 && x && w && y && ws);
+    const int S = g->slots, sp = g->out_sp, kdim = g->kdim;
+    const size_t slot = cols_reals(g) + (size_t)kdim * g->c_out;
+    const size_t vol = (size_t)g->d * g->h * g->w;
+    const size_t x_img = (size_t)g->c_in * vol, x_grp = (size_t)g->cg_in * vol;
+    const size_t y_img = (size_t)g->c_out * sp, y_grp = (size_t)g->cg_out * sp;
+    const size_t w_grp = (size_t)g->cg_out * kdim;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (int s = 0; s < S; s++) {
+        cn_real *cols = ws + (size_t)s * slot; // (kdim, out_sp)
+        for (int i = s; i < g->n; i += S) {
+            for (int grp = 0; grp < g->groups; grp++) {
+                const cn_real *xg = x + i * x_img + grp * x_grp; // (cg_in, d, h, w)
+                const cn_real *B = xg;
+                if (!g->direct_1x1) {
+                    cn_vol2col(g, xg, cols);
+                    B = cols;
+                }
+                // y_g (cg_out, out_sp) = w_g (cg_out, kdim) B (kdim, out_sp)
+                cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, sp, kdim, 1, w + grp * w_grp, kdim,
+                        B, sp, 0, y + i * y_img + grp * y_grp, sp);
+            }
+        }
+    }
+    if (b) add_bias(g, b, y);
+}
+
+void cn_conv3d_backward(const cn_conv3d_geom *g, const cn_real *x, const cn_real *w,
+                        const cn_real *dy, cn_real *dx, cn_real *dw, cn_real *db,
+                        cn_real *ws)
+{
+    CN_ASSERT(g && g->slots >= 1 && x && w && dy);
+    if (db) bias_grad(g, dy, db);
+    if (!dx && !dw) return;
+    CN_ASSERT(ws);
+    const int S = g->slots, sp = g->out_sp, kdim = g->kdim;
+    const size_t cols_sz = cols_reals(g), wsz = (size_t)kdim * g->c_out, slot = cols_sz + wsz;
+    const size_t vol = (size_t)g->d * g->h * g->w;
+    const size_t x_img = (size_t)g->c_in * vol, x_grp = (size_t)g->cg_in * vol;
+    const size_t y_img = (size_t)g->c_out * sp, y_grp = (size_t)g->cg_out * sp;
+    const size_t w_grp = (size_t)g->cg_out * kdim;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (int s = 0; s < S; s++) {
+        cn_real *cols = ws + (size_t)s * slot; // (kdim, out_sp)
+        cn_real *part = cols + cols_sz;        // (c_out, cg_in, kd, kh, kw)
+        for (int i = s; i < g->n; i += S) {
+            const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
+            for (int grp = 0; grp < g->groups; grp++) {
+                const cn_real *xg = x + i * x_img + grp * x_grp;   // (cg_in, d, h, w)
+                const cn_real *dyg = dy + i * y_img + grp * y_grp; // (cg_out, out_sp)
+                const cn_real *wg = w + grp * w_grp;               // (cg_out, kdim)
+                if (dw) {
+                    const cn_real *B = xg;
+                    if (!g->direct_1x1) {
+                        cn_vol2col(g, xg, cols);
+                        B = cols;
+                    }
+                    // part_g (cg_out, kdim) (+)= dy_g (cg_out, out_sp) B^T (out_sp, kdim)
+                    cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_out, kdim, sp, 1, dyg, sp, B, sp, beta,
+                            part + grp * w_grp, kdim);
+                }
+                if (dx) {
+                    cn_real *dxg = dx + i * x_img + grp * x_grp; // (cg_in, d, h, w)
+                    // dcols (kdim, out_sp) = w_g^T (kdim, cg_out) dy_g (cg_out, out_sp)
+                    cn_real *dcols = g->direct_1x1 ? dxg : cols;
+                    cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, sp, g->cg_out, 1, wg, kdim, dyg, sp, 0,
+                            dcols, sp);
+                    if (!g->direct_1x1) cn_col2vol(g, cols, dxg);
+                }
+            }
+        }
+    }
+    if (!dw) return;
+    const long nw = (long)wsz;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#endif
+    for (long k = 0; k < nw; k++) {
+        cn_real acc = ws[k + cols_sz];
+        for (int s = 1; s < S; s++) acc += ws[(size_t)s * slot + cols_sz + (size_t)k];
+        dw[k] += acc;
+    }
+}
