@@ -5,6 +5,8 @@
  *   convnet/core.h                status, tensors, memory, RNG, threads, time, logging
  *   convnet/kernels.h             GEMM and distance kernels on raw arrays
  *   convnet/conv.h                2-D convolution and pooling kernels
+ *   convnet/conv_nd.h             3-D and transposed 2-D convolution kernels
+ *   convnet/resample.h            max unpooling, upsampling and padding kernels
  *   convnet/norm_kernels.h        batch / layer / group / instance norm, LRN kernels
  *   convnet/activation_kernels.h  activations, softmax, Maxout, dropout kernels
  *   convnet/loss_kernels.h        loss kernels (cross-entropy, margins, regression,
@@ -20,6 +22,9 @@
  *   convnet/classic.h             kNN, linear SVM / softmax, random search, gradient checking
  *   convnet/io.h                  PNG grids
  *   convnet/safetensors.h         the strict safetensors reader and writer
+ *   convnet/init.h                weight initialisers
+ *   convnet/model.h               the model graph: build, compile, forward, backward,
+ *                                 parameters, whole-model gradient check
  */
 #ifndef CONVNET_H
 #define CONVNET_H
@@ -27,6 +32,8 @@
 #include "convnet/core.h"
 #include "convnet/kernels.h"
 #include "convnet/conv.h"
+#include "convnet/conv_nd.h"
+#include "convnet/resample.h"
 #include "convnet/norm_kernels.h"
 #include "convnet/activation_kernels.h"
 #include "convnet/loss_kernels.h"
@@ -41,5 +48,7 @@
 #include "convnet/classic.h"
 #include "convnet/io.h"
 #include "convnet/safetensors.h"
+#include "convnet/init.h"
+#include "convnet/model.h"
 
 #endif /* CONVNET_H */
