@@ -47,6 +47,9 @@ LIB_SRC  = $(sort $(wildcard src/*/*.c))
 CLI_SRC  = $(sort $(wildcard cli/*.c))
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 TEST_SUPPORT = $(sort $(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
+TEST_HEADERS = $(wildcard tests/*.h)
+EXAMPLE_SRC = $(sort $(wildcard examples/*.c))
+EXAMPLES = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 OBJ32 = $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
 OBJ64 = $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
@@ -66,10 +69,10 @@ endif
 LIBS = $(LDFLAGS_OMP) $(LDFLAGS_SAN) $(LDLIBS_ALL)
 COMMA := ,
 
-.PHONY: all lib cli tests test test-run asan demo install uninstall clean deps bench knn-bench
+.PHONY: all lib cli examples examples-run tests test test-run asan demo install uninstall clean deps bench knn-bench
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(CLI_BIN)
+all: $(LIB_A) $(LIB_SO) $(CLI_BIN) $(EXAMPLES)
 lib: $(LIB_A) $(LIB_SO)
 cli: $(CLI_BIN)
 tests: $(TESTS32) $(TESTS64) $(CLI_BIN)
@@ -102,14 +105,25 @@ $(CLI_BIN): $(CLI_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(CLI_OBJ) $(LIB_A) $(JANSSON_LIBS) $(LIBS)
 
+# examples/*.c: small programs on the public API, built with `make` and run by
+# `make test`.
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LIBS)
+
+examples-run: $(EXAMPLES)
+	@for e in $(EXAMPLES); do $$e >/dev/null || { echo "example $$e failed" >&2; exit 1; }; done
+
 # Each tests/test_*.c is one Criterion binary, built against the float library and
 # again against the double library (-DCN_DOUBLE), where gradient checks are strict.
-$(BUILD)/tests/f32/%: tests/%.c $(TEST_SUPPORT) $(LIB_A)
+$(BUILD)/tests/f32/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(STB_CFLAGS) $(CFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(LIB_A) \
 	    $(CRITERION_LIBS) $(LIBS) $(JANSSON_LIBS)
 
-$(BUILD)/tests/f64/%: tests/%.c $(TEST_SUPPORT) $(LIB64_A)
+$(BUILD)/tests/f64/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(LIB64_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(STB_CFLAGS) -DCN_DOUBLE $(CFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) \
 	    $(LIB64_A) $(CRITERION_LIBS) $(LIBS) $(JANSSON_LIBS)
@@ -120,6 +134,7 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory examples-run
 	@$(MAKE) --no-print-directory test-run
 
 test-run: tests
