@@ -204,9 +204,13 @@ Test(sanity, whole_model_gradcheck_with_batchnorm_and_dropout)
      * sits within h = 1e-5 of a kink here (the error would be ~1, not ~1e-7).
      * In float the step must be ~1e-2 to rise above rounding, and at that size
      * batch-normalised units do cross ReLU kinks: the check is the double
-     * build's; the float run only exercises the path. */
+     * build's; the float run only exercises the path. The bound is 1e-6, not
+     * the single op's 1e-7: every coordinate here goes through batch
+     * statistics shared by the whole batch, and double rounding alone gives
+     * 7.6e-8 with OpenBLAS and 1.6e-7 with the portable GEMM (BLAS=none); a
+     * wrong gradient gives errors of order 1. */
 #ifdef CN_DOUBLE
-    cr_assert_lt(rep.max_rel_err, TST_GRAD_TOL);
+    cr_assert_lt(rep.max_rel_err, 1e-6);
 #endif
     cn_model_free(m);
 }
