@@ -3,15 +3,22 @@
  * tests/test_conv3d.c and tests/test_conv_transpose2d.c. Written from the
  * definitions (PyTorch's nn.Conv3d and nn.ConvTranspose2d), not from the
  * kernels' GEMM formulation, so they check the kernels independently. Builds on
- * tests/conv_oracle.h (oracle_fill_normal, oracle_max_abs_diff, oracle_conv_in). */
+ * tests/conv_oracle.h (oracle_fill_normal, oracle_max_abs_diff, oracle_conv_in).
+ * Also the checks the three convolution tests (test_conv2d.c, test_conv3d.c,
+ * test_conv_transpose2d.c) run the same way: oracle_gradcheck and
+ * oracle_thread_invariance. */
 #ifndef CONV_ND_ORACLE_H
 #define CONV_ND_ORACLE_H
 
+#include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conv_oracle.h"
 #include "convnet.h"
 #include "convnet/conv_nd.h"
+#include "support.h"
 
 /* oracle_conv3d_forward: y (n, c_out, d_out, h_out, w_out) = conv3d(x, w) + b, 9 loops.
  *   x (n, c_in, d, h, w), w (c_out, cg_in, kd, kh, kw), b (c_out) or NULL */
@@ -198,6 +205,69 @@ static inline void oracle_convt2d_backward(const cn_convt2d_geom *g, const cn_re
     free(ax);
     free(aw);
     free(ab);
+}
+
+/* oracle_gradcheck: gradcheck every coordinate of a (n) against grad (n) with
+ * cn_gradcheck(loss, ctx, ...) at step h and assert the max relative error is
+ * below tol; what ("dx") and name (the case) label the messages. The float build
+ * skips coordinates whose gradient is below 5% of the largest, where the
+ * relative error of a float difference quotient says nothing. */
+static inline void oracle_gradcheck(cn_scalar_fn loss, void *ctx, const char *what,
+                                    const char *name, cn_real *a, size_t n, const cn_real *grad,
+                                    double h, double tol)
+{
+    size_t *coords = malloc(n * sizeof *coords), nc = 0;
+    cr_assert(coords);
+    double gmax = 0;
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs((double)grad[i]));
+    for (size_t i = 0; i < n; i++) {
+#ifndef CN_DOUBLE
+        if (fabs((double)grad[i]) < 0.05 * gmax) continue;
+#endif
+        coords[nc++] = i;
+    }
+    cn_gradcheck_result res;
+    cn_error err;
+    cr_assert_eq(cn_gradcheck(loss, ctx, a, n, grad, coords, nc, 0, NULL, h, &res, &err), CN_OK,
+                 "%s", err.msg);
+    cr_log_info("gradcheck %s %s: %zu coordinates, max rel err %.3g", name, what, res.checked,
+                res.max_rel_err);
+    cr_assert(res.max_rel_err < tol,
+              "%s %s: rel err %.3g at %zu (analytic %.10g, numeric %.10g)", name, what,
+              res.max_rel_err, res.worst_index, res.worst_analytic, res.worst_numeric);
+    free(coords);
+}
+
+/* oracle_run_fn: one forward into y (ny) and one backward into dx (nx), dw
+ * (nw) and db (nb) (dw and db start at zero) of the problem ctx. */
+typedef void (*oracle_run_fn)(void *ctx, cn_real *y, cn_real *dx, cn_real *dw, cn_real *db);
+
+/* oracle_thread_invariance: run(ctx, ...) on 1 and then 2 threads and assert y,
+ * dx, dw and db are bit-identical (messages name shape q); restores the default
+ * thread count. */
+static inline void oracle_thread_invariance(oracle_run_fn run, void *ctx, size_t q, size_t ny,
+                                            size_t nx, size_t nw, size_t nb)
+{
+    cn_real *y[2], *dx[2], *dw[2], *db[2];
+    for (int t = 0; t < 2; t++) {
+        cn_set_num_threads(t + 1);
+        y[t] = tst_reals(ny);
+        dx[t] = tst_reals(nx);
+        dw[t] = tst_zeros(nw);
+        db[t] = tst_zeros(nb);
+        run(ctx, y[t], dx[t], dw[t], db[t]);
+    }
+    cn_set_num_threads(0);
+    cr_assert(memcmp(y[0], y[1], ny * sizeof(cn_real)) == 0, "shape %zu: y differs", q);
+    cr_assert(memcmp(dx[0], dx[1], nx * sizeof(cn_real)) == 0, "shape %zu: dx differs", q);
+    cr_assert(memcmp(dw[0], dw[1], nw * sizeof(cn_real)) == 0, "shape %zu: dw differs", q);
+    cr_assert(memcmp(db[0], db[1], nb * sizeof(cn_real)) == 0, "shape %zu: db differs", q);
+    for (int t = 0; t < 2; t++) {
+        free(y[t]);
+        free(dx[t]);
+        free(dw[t]);
+        free(db[t]);
+    }
 }
 
 #endif /* CONV_ND_ORACLE_H */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv_oracle.h"
+#include "conv_nd_oracle.h"
 #include "convnet.h"
 #include "support.h"
 
@@ -263,34 +263,6 @@ static double conv_loss(void *ctx, const cn_real *unused)
     return s;
 }
 
-/* check: gradcheck every coordinate of a (n) against grad (n). The float build
- * skips coordinates whose gradient is below 5% of the largest, where the
- * relative error of a float difference quotient says nothing. */
-static void check(const char *what, const char *name, loss_ctx *c, cn_real *a, size_t n,
-                  const cn_real *grad)
-{
-    size_t *coords = malloc(n * sizeof *coords), nc = 0;
-    cr_assert(coords);
-    double gmax = 0;
-    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs((double)grad[i]));
-    for (size_t i = 0; i < n; i++) {
-#ifndef CN_DOUBLE
-        if (fabs((double)grad[i]) < 0.05 * gmax) continue;
-#endif
-        coords[nc++] = i;
-    }
-    cn_gradcheck_result res;
-    cn_error err;
-    cr_assert_eq(cn_gradcheck(conv_loss, c, a, n, grad, coords, nc, 0, NULL, GC_H, &res, &err),
-                 CN_OK, "%s", err.msg);
-    cr_log_info("gradcheck %s %s: %zu coordinates, max rel err %.3g", name, what, res.checked,
-                res.max_rel_err);
-    cr_assert(res.max_rel_err < GC_TOL,
-              "%s %s: rel err %.3g at %zu (analytic %.10g, numeric %.10g)", name, what,
-              res.max_rel_err, res.worst_index, res.worst_analytic, res.worst_numeric);
-    free(coords);
-}
-
 Test(conv2d, gradcheck_dx_dw_db)
 {
     static const size_t picks[] = {0, 3, 4, 6, 9, 12, 14};
@@ -303,9 +275,10 @@ Test(conv2d, gradcheck_dx_dw_db)
         cr_assert(dw && db);
         cn_conv2d_backward(&P.g, P.x, P.w, R, dx, dw, db, P.ws);
         loss_ctx c = {&P, R};
-        check("dx", CASES[k].name, &c, P.x, P.nx, dx);
-        check("dw", CASES[k].name, &c, P.w, P.nw, dw);
-        check("db", CASES[k].name, &c, P.b, (size_t)P.g.c_out, db);
+        oracle_gradcheck(conv_loss, &c, "dx", CASES[k].name, P.x, P.nx, dx, GC_H, GC_TOL);
+        oracle_gradcheck(conv_loss, &c, "dw", CASES[k].name, P.w, P.nw, dw, GC_H, GC_TOL);
+        oracle_gradcheck(conv_loss, &c, "db", CASES[k].name, P.b, (size_t)P.g.c_out, db, GC_H,
+                         GC_TOL);
         free(dx);
         free(dw);
         free(db);
@@ -359,6 +332,15 @@ Test(conv2d, dx_overwritten_dw_db_accumulated)
     }
 }
 
+/* run_once: forward and backward of the problem ctx (a prob) into the given
+ * outputs (oracle_run_fn). */
+static void run_once(void *ctx, cn_real *y, cn_real *dx, cn_real *dw, cn_real *db)
+{
+    prob *P = ctx;
+    cn_conv2d_forward(&P->g, P->x, P->w, P->b, y, P->ws);
+    cn_conv2d_backward(&P->g, P->x, P->w, P->dy, dx, dw, db, P->ws);
+}
+
 /* Every output and gradient is bit-identical with 1 and 2 threads. The shapes
  * are large enough to pass the kernels' threshold for going parallel: the GEMM
  * path with more images than slots, a grouped strided one, depthwise and 1x1. */
@@ -372,29 +354,7 @@ Test(conv2d, thread_count_invariance)
     };
     for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
         prob P = prob_new(shapes[q], 1300 + q);
-        const size_t nb = (size_t)P.g.c_out;
-        cn_real *y[2], *dx[2], *dw[2], *db[2];
-        for (int t = 0; t < 2; t++) {
-            cn_set_num_threads(t + 1);
-            y[t] = tst_reals(P.ny);
-            dx[t] = tst_reals(P.nx);
-            dw[t] = calloc(P.nw, sizeof(cn_real));
-            db[t] = calloc(nb, sizeof(cn_real));
-            cr_assert(dw[t] && db[t]);
-            cn_conv2d_forward(&P.g, P.x, P.w, P.b, y[t], P.ws);
-            cn_conv2d_backward(&P.g, P.x, P.w, P.dy, dx[t], dw[t], db[t], P.ws);
-        }
-        cn_set_num_threads(0);
-        cr_assert(memcmp(y[0], y[1], P.ny * sizeof(cn_real)) == 0, "shape %zu: y differs", q);
-        cr_assert(memcmp(dx[0], dx[1], P.nx * sizeof(cn_real)) == 0, "shape %zu: dx differs", q);
-        cr_assert(memcmp(dw[0], dw[1], P.nw * sizeof(cn_real)) == 0, "shape %zu: dw differs", q);
-        cr_assert(memcmp(db[0], db[1], nb * sizeof(cn_real)) == 0, "shape %zu: db differs", q);
-        for (int t = 0; t < 2; t++) {
-            free(y[t]);
-            free(dx[t]);
-            free(dw[t]);
-            free(db[t]);
-        }
+        oracle_thread_invariance(run_once, &P, q, P.ny, P.nx, P.nw, (size_t)P.g.c_out);
         prob_free(&P);
     }
 }

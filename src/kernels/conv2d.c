@@ -5,70 +5,21 @@
  * slot i % slots) in parallel, each with its own workspace slice; the weight
  * gradient is summed per slot in image order and the slots are added in slot
  * order, so every result is independent of the thread count.
- * Derivation: docs/derivations/conv2d-im2col.md. */
+ * Derivation: docs/derivations/conv2d-im2col.md.
+ * Helpers shared with the other convolutions (bias, slot reduction, clipping,
+ * sizes): conv_common.h. */
 #include "convnet/conv.h"
 #include "convnet/kernels.h"
+#include "conv_common.h"
 
 #include <string.h>
 
 /* ------------------------------------------------------------------ shared pieces */
 
-#ifdef _OPENMP
-/* PAR_MIN_WORK: below this many multiply-adds a convolution runs on one thread
- * (waking a thread team costs more than it saves; results are identical). */
-#define PAR_MIN_WORK ((size_t)1 << 16)
-
-/* conv_parallel: 1 when g's forward multiply-adds reach PAR_MIN_WORK. */
+/* conv_parallel: 1 when g's forward multiply-adds reach CN_CONV_PAR_MIN_WORK. */
 static int conv_parallel(const cn_conv2d_geom *g)
 {
-    return (double)g->n * g->c_out * g->hw_out * g->kdim >= (double)PAR_MIN_WORK;
-}
-#endif
-
-/* add_bias: y (n, c, hw) += b (c) per channel. */
-static void add_bias(const cn_conv2d_geom *g, const cn_real *b, cn_real *y)
-{
-    const long planes = (long)g->n * g->c_out;
-    const size_t hw = (size_t)g->hw_out;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-#endif
-    for (long p = 0; p < planes; p++) {
-        const cn_real bv = b[p % g->c_out];
-        cn_real *yp = y + (size_t)p * hw; // (hw_out)
-        for (size_t k = 0; k < hw; k++) yp[k] += bv;
-    }
-}
-
-/* bias_grad: db (c_out) += sum over images, then positions, of dy (n, c_out, hw). */
-static void bias_grad(const cn_conv2d_geom *g, const cn_real *dy, cn_real *db)
-{
-    const size_t hw = (size_t)g->hw_out;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-#endif
-    for (int co = 0; co < g->c_out; co++) {
-        cn_real acc = 0;
-        for (int i = 0; i < g->n; i++) {
-            const cn_real *d = dy + ((size_t)i * g->c_out + co) * hw; // (hw_out)
-            for (size_t k = 0; k < hw; k++) acc += d[k];
-        }
-        db[co] += acc;
-    }
-}
-
-/* out_range: output positions o in [0, n_out) that read input o*s - p + k*d
- * inside [0, n_in): [*lo, *hi) (empty when *lo >= *hi). */
-static void out_range(int n_in, int n_out, int s, int p, int k, int d, int *lo, int *hi)
-{
-    long long off = (long long)k * d - p;
-    long long a = -off > 0 ? (-off + s - 1) / s : 0;
-    long long num = (long long)n_in - off;
-    long long b = num > 0 ? (num + s - 1) / s : 0;
-    if (b > n_out) b = n_out;
-    if (b < a) b = a;
-    *lo = (int)a;
-    *hi = (int)b;
+    return cn_conv_parallel((double)g->n * g->c_out * g->hw_out * g->kdim);
 }
 
 /* ------------------------------------------------------------------ depthwise */
@@ -94,10 +45,10 @@ static void dw_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real 
         memset(yp, 0, plane_out * sizeof *yp);
         for (int ki = 0; ki < g->kh; ki++) {
             int oh_lo, oh_hi;
-            out_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
+            cn_conv_clip_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
             for (int kj = 0; kj < g->kw; kj++) {
                 int ow_lo, ow_hi;
-                out_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
+                cn_conv_clip_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
                 const cn_real wv = wk[ki * g->kw + kj];
                 const long long coff = (long long)kj * g->dil_w - g->pad_w;
                 for (int oh = oh_lo; oh < oh_hi; oh++) {
@@ -133,10 +84,10 @@ static void dw_backward_data(const cn_conv2d_geom *g, const cn_real *w, const cn
             const cn_real *wk = w + (size_t)co * g->kh * g->kw;               // (kh, kw)
             for (int ki = 0; ki < g->kh; ki++) {
                 int oh_lo, oh_hi;
-                out_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
+                cn_conv_clip_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
                 for (int kj = 0; kj < g->kw; kj++) {
                     int ow_lo, ow_hi;
-                    out_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
+                    cn_conv_clip_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
                     const cn_real wv = wk[ki * g->kw + kj];
                     const long long coff = (long long)kj * g->dil_w - g->pad_w;
                     for (int oh = oh_lo; oh < oh_hi; oh++) {
@@ -168,10 +119,10 @@ static void dw_backward_weight(const cn_conv2d_geom *g, const cn_real *x, const 
         const int ci = co / g->cg_out;
         for (int ki = 0; ki < g->kh; ki++) {
             int oh_lo, oh_hi;
-            out_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
+            cn_conv_clip_range(g->h, g->h_out, sh, g->pad_h, ki, g->dil_h, &oh_lo, &oh_hi);
             for (int kj = 0; kj < g->kw; kj++) {
                 int ow_lo, ow_hi;
-                out_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
+                cn_conv_clip_range(g->w, WO, sw, g->pad_w, kj, g->dil_w, &ow_lo, &ow_hi);
                 const long long coff = (long long)kj * g->dil_w - g->pad_w;
                 cn_real acc = 0;
                 for (int i = 0; i < g->n; i++) {
@@ -200,7 +151,7 @@ void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real 
     CN_ASSERT(g && g->slots >= 1 && x && w && y);
     if (g->depthwise) {
         dw_forward(g, x, w, y);
-        if (b) add_bias(g, b, y);
+        if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->hw_out, b, y, conv_parallel(g));
         return;
     }
     CN_ASSERT(ws);
@@ -228,7 +179,7 @@ void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real 
             }
         }
     }
-    if (b) add_bias(g, b, y);
+    if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->hw_out, b, y, conv_parallel(g));
 }
 
 void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real *w,
@@ -236,7 +187,7 @@ void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real
                         cn_real *ws)
 {
     CN_ASSERT(g && g->slots >= 1 && x && w && dy);
-    if (db) bias_grad(g, dy, db);
+    if (db) cn_conv_bias_grad(g->n, g->c_out, (size_t)g->hw_out, dy, db, conv_parallel(g));
     if (g->depthwise) {
         if (dx) dw_backward_data(g, w, dy, dx);
         if (dw) dw_backward_weight(g, x, dy, dw);
@@ -283,14 +234,6 @@ void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real
             }
         }
     }
-    if (!dw) return;
-    const long nw = (long)wsz;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-#endif
-    for (long k = 0; k < nw; k++) {
-        cn_real acc = ws[k + cols_sz];
-        for (int s = 1; s < S; s++) acc += ws[(size_t)s * slot + cols_sz + (size_t)k];
-        dw[k] += acc;
-    }
+    // dw (c_out, cg_in, kh, kw) += the slots' partials, in slot order
+    if (dw) cn_conv_reduce_slots(wsz, S, slot, ws + cols_sz, dw, conv_parallel(g));
 }

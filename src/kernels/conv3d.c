@@ -4,70 +4,17 @@
  * no bounds tests), and forward / backward as one GEMM per image and group. The
  * batch is split into slots run in parallel, each with its own workspace slice;
  * weight-gradient partials are added in slot order, so every result is
- * independent of the thread count. Derivation: docs/kernels/conv3d.md. */
+ * independent of the thread count. Derivation: docs/kernels/conv3d.md.
+ * Helpers shared with the other convolutions (bias, slot reduction, clipping,
+ * sizes): conv_common.h. */
 #include "convnet/conv_nd.h"
 #include "convnet/kernels.h"
+#include "conv_common.h"
 
 #include <limits.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ geometry */
-
-/* ceil_div: ceil(a / b) for any a and b > 0. */
-static long long ceil_div(long long a, long long b)
-{
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-/* clip_range: the outputs o in [0, n_out) whose input position o*s - p + k*d
- * lies in [0, n_in): [*lo, *hi) (empty when *lo >= *hi). */
-static void clip_range(int n_in, int n_out, int s, int p, int k, int d, int *lo, int *hi)
-{
-    long long off = (long long)k * d - p; /* input position of output 0 */
-    long long a = ceil_div(-off, s);
-    long long b = ceil_div((long long)n_in - off, s);
-    if (a < 0) a = 0;
-    if (b > n_out) b = n_out;
-    if (b < a) b = a;
-    *lo = (int)a;
-    *hi = (int)b;
-}
-
-/* mul3: *out = a * b * c in size_t; 1 on overflow. */
-static int mul3(size_t a, size_t b, size_t c, size_t *out)
-{
-    size_t t;
-    if (cn_mul_overflow(a, b, &t) || cn_mul_overflow(t, c, &t)) return 1;
-    *out = t;
-    return 0;
-}
-
-/* check_bytes: CN_ERR_RANGE unless count reals fit in size_t bytes. */
-static cn_status check_bytes(size_t count, int overflowed, const char *what, cn_error *err)
-{
-    size_t bytes;
-    if (overflowed || cn_mul_overflow(count, sizeof(cn_real), &bytes))
-        return cn_error_set(err, CN_ERR_RANGE, "conv3d: %s buffer size overflows size_t", what);
-    return CN_OK;
-}
-
-/* out_size: the output size of one axis, or an error naming the axis. */
-static cn_status out_size(const char *axis, int in, int k, int s, int p, int d, int *out,
-                          cn_error *err)
-{
-    long long eff = (long long)d * (k - 1) + 1;
-    long long padded = (long long)in + 2LL * p;
-    if (eff > padded)
-        return cn_error_set(err, CN_ERR_SHAPE,
-                            "conv3d: conv kernel larger than padded input along %s: kernel %d "
-                            "dilated by %d spans %lld, input %d with padding %d gives %lld",
-                            axis, k, d, eff, in, p, padded);
-    long long o = (padded - eff) / s + 1;
-    if (o > INT_MAX)
-        return cn_error_set(err, CN_ERR_RANGE, "conv3d: output %s %lld overflows int", axis, o);
-    *out = (int)o;
-    return CN_OK;
-}
 
 /* check_inputs: the CN_ERR_SHAPE checks on g's input fields. */
 static cn_status check_inputs(const cn_conv3d_geom *g, cn_error *err)
@@ -104,33 +51,37 @@ cn_status cn_conv3d_geom_init(cn_conv3d_geom *g, cn_error *err)
     if (!g) return cn_error_set(err, CN_ERR_ARG, "conv3d: NULL geometry");
     cn_status st = check_inputs(g, err);
     if (st) return st;
-    if ((st = out_size("depth", g->d, g->kd, g->stride_d, g->pad_d, g->dil_d, &g->d_out, err)) ||
-        (st = out_size("height", g->h, g->kh, g->stride_h, g->pad_h, g->dil_h, &g->h_out, err)) ||
-        (st = out_size("width", g->w, g->kw, g->stride_w, g->pad_w, g->dil_w, &g->w_out, err)))
+    if ((st = cn_conv_out_size("conv3d", "depth", g->d, g->kd, g->stride_d, g->pad_d, g->dil_d,
+                               &g->d_out, err)) ||
+        (st = cn_conv_out_size("conv3d", "height", g->h, g->kh, g->stride_h, g->pad_h, g->dil_h,
+                               &g->h_out, err)) ||
+        (st = cn_conv_out_size("conv3d", "width", g->w, g->kw, g->stride_w, g->pad_w, g->dil_w,
+                               &g->w_out, err)))
         return st;
 
     g->cg_in = g->c_in / g->groups;
     g->cg_out = g->c_out / g->groups;
     size_t kvol = 0, kdim = 0, out_sp = 0, vol = 0, xs = 0, ys = 0, wsz = 0;
-    int ov = mul3((size_t)g->kd, (size_t)g->kh, (size_t)g->kw, &kvol) ||
+    int ov = cn_conv_mul3((size_t)g->kd, (size_t)g->kh, (size_t)g->kw, &kvol) ||
              cn_mul_overflow(kvol, (size_t)g->cg_in, &kdim);
     if (ov || kdim > INT_MAX)
         return cn_error_set(err, CN_ERR_RANGE,
                             "conv3d: vol2col rows %d x %d x %d x %d overflow int", g->cg_in,
                             g->kd, g->kh, g->kw);
-    if (mul3((size_t)g->d_out, (size_t)g->h_out, (size_t)g->w_out, &out_sp) || out_sp > INT_MAX ||
-        mul3((size_t)g->d, (size_t)g->h, (size_t)g->w, &vol) || vol > INT_MAX)
+    if (cn_conv_mul3((size_t)g->d_out, (size_t)g->h_out, (size_t)g->w_out, &out_sp) ||
+        out_sp > INT_MAX ||
+        cn_conv_mul3((size_t)g->d, (size_t)g->h, (size_t)g->w, &vol) || vol > INT_MAX)
         return cn_error_set(err, CN_ERR_RANGE,
                             "conv3d: a volume (%d x %d x %d in, %d x %d x %d out) overflows int",
                             g->d, g->h, g->w, g->d_out, g->h_out, g->w_out);
     g->kdim = (int)kdim;
     g->out_sp = (int)out_sp;
-    ov = mul3((size_t)g->n, (size_t)g->c_in, vol, &xs);
-    if ((st = check_bytes(xs, ov, "input", err))) return st;
-    ov = mul3((size_t)g->n, (size_t)g->c_out, out_sp, &ys);
-    if ((st = check_bytes(ys, ov, "output", err))) return st;
+    ov = cn_conv_mul3((size_t)g->n, (size_t)g->c_in, vol, &xs);
+    if ((st = cn_conv_check_bytes("conv3d", xs, ov, "input", err))) return st;
+    ov = cn_conv_mul3((size_t)g->n, (size_t)g->c_out, out_sp, &ys);
+    if ((st = cn_conv_check_bytes("conv3d", ys, ov, "output", err))) return st;
     ov = cn_mul_overflow((size_t)g->c_out, kdim, &wsz);
-    if ((st = check_bytes(wsz, ov, "weight", err))) return st;
+    if ((st = cn_conv_check_bytes("conv3d", wsz, ov, "weight", err))) return st;
     g->slots = g->n < CN_CONV2D_SLOTS ? g->n : CN_CONV2D_SLOTS;
     g->direct_1x1 = g->kd == 1 && g->kh == 1 && g->kw == 1 && g->stride_d == 1 &&
                     g->stride_h == 1 && g->stride_w == 1 && g->pad_d == 0 && g->pad_h == 0 &&
@@ -138,12 +89,12 @@ cn_status cn_conv3d_geom_init(cn_conv3d_geom *g, cn_error *err)
     /* the vol2col matrix of one slot, then the workspace as a whole */
     size_t cols = 0, slot, total = 0;
     ov = cn_mul_overflow(kdim, out_sp, &cols);
-    if ((st = check_bytes(cols, ov, "vol2col", err))) return st;
+    if ((st = cn_conv_check_bytes("conv3d", cols, ov, "vol2col", err))) return st;
     if (g->direct_1x1) cols = 0;
     ov = cols > SIZE_MAX - wsz;
     slot = ov ? 0 : cols + wsz;
     ov = ov || cn_mul_overflow(slot, (size_t)g->slots, &total);
-    if ((st = check_bytes(total, ov, "workspace", err))) return st;
+    if ((st = cn_conv_check_bytes("conv3d", total, ov, "workspace", err))) return st;
     return CN_OK;
 }
 
@@ -171,13 +122,13 @@ void cn_vol2col(const cn_conv3d_geom *g, const cn_real *x, cn_real *cols)
         const cn_real *xc = x + (size_t)c * vol; // (d, h, w)
         for (int a = 0; a < g->kd; a++) {
             int od_lo, od_hi;
-            clip_range(D, DO, g->stride_d, g->pad_d, a, g->dil_d, &od_lo, &od_hi);
+            cn_conv_clip_range(D, DO, g->stride_d, g->pad_d, a, g->dil_d, &od_lo, &od_hi);
             for (int i = 0; i < g->kh; i++) {
                 int oh_lo, oh_hi;
-                clip_range(H, HO, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
+                cn_conv_clip_range(H, HO, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
                 for (int j = 0; j < g->kw; j++, r++) {
                     int ow_lo, ow_hi;
-                    clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
+                    cn_conv_clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
                     cn_real *row = cols + r * out_sp; // (d_out, h_out, w_out)
                     const long long col_off = (long long)j * g->dil_w - g->pad_w;
                     for (int od = 0; od < DO; od++) {
@@ -195,15 +146,7 @@ void cn_vol2col(const cn_conv3d_geom *g, const cn_real *x, cn_real *cols)
                             const long long ih = (long long)oh * g->stride_h - g->pad_h +
                                                  (long long)i * g->dil_h;
                             const cn_real *xr = xp + (size_t)ih * W; // (w)
-                            for (int ow = 0; ow < ow_lo; ow++) o[ow] = 0;
-                            if (g->stride_w == 1) {
-                                const cn_real *src = xr + (col_off + ow_lo);
-                                for (int ow = ow_lo; ow < ow_hi; ow++) o[ow] = src[ow - ow_lo];
-                            } else {
-                                for (int ow = ow_lo; ow < ow_hi; ow++)
-                                    o[ow] = xr[(long long)ow * g->stride_w + col_off];
-                            }
-                            for (int ow = ow_hi; ow < WO; ow++) o[ow] = 0;
+                            cn_conv_unfold_row(o, xr, WO, ow_lo, ow_hi, g->stride_w, col_off);
                         }
                         if (oh_hi < HO)
                             memset(rp + (size_t)oh_hi * WO, 0,
@@ -226,13 +169,13 @@ void cn_col2vol(const cn_conv3d_geom *g, const cn_real *cols, cn_real *x)
         cn_real *xc = x + (size_t)c * vol; // (d, h, w)
         for (int a = 0; a < g->kd; a++) {
             int od_lo, od_hi;
-            clip_range(D, DO, g->stride_d, g->pad_d, a, g->dil_d, &od_lo, &od_hi);
+            cn_conv_clip_range(D, DO, g->stride_d, g->pad_d, a, g->dil_d, &od_lo, &od_hi);
             for (int i = 0; i < g->kh; i++) {
                 int oh_lo, oh_hi;
-                clip_range(H, HO, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
+                cn_conv_clip_range(H, HO, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
                 for (int j = 0; j < g->kw; j++, r++) {
                     int ow_lo, ow_hi;
-                    clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
+                    cn_conv_clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
                     const cn_real *row = cols + r * out_sp; // (d_out, h_out, w_out)
                     const long long col_off = (long long)j * g->dil_w - g->pad_w;
                     for (int od = od_lo; od < od_hi; od++) {
@@ -256,48 +199,10 @@ void cn_col2vol(const cn_conv3d_geom *g, const cn_real *cols, cn_real *x)
 
 /* ------------------------------------------------------------------ forward, backward */
 
-#ifdef _OPENMP
-/* PAR_MIN_WORK: below this many multiply-adds a convolution runs on one thread
- * (waking a thread team costs more than it saves; results are identical). */
-#define PAR_MIN_WORK ((size_t)1 << 16)
-
-/* conv_parallel: 1 when g's forward multiply-adds reach PAR_MIN_WORK. */
+/* conv_parallel: 1 when g's forward multiply-adds reach CN_CONV_PAR_MIN_WORK. */
 static int conv_parallel(const cn_conv3d_geom *g)
 {
-    return (double)g->n * g->c_out * g->out_sp * g->kdim >= (double)PAR_MIN_WORK;
-}
-#endif
-
-/* add_bias: y (n, c_out, out_sp) += b (c_out) per channel. */
-static void add_bias(const cn_conv3d_geom *g, const cn_real *b, cn_real *y)
-{
-    const long planes = (long)g->n * g->c_out;
-    const size_t sp = (size_t)g->out_sp;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-#endif
-    for (long p = 0; p < planes; p++) {
-        const cn_real bv = b[p % g->c_out];
-        cn_real *yp = y + (size_t)p * sp; // (out_sp)
-        for (size_t k = 0; k < sp; k++) yp[k] += bv;
-    }
-}
-
-/* bias_grad: db (c_out) += sum over images, then positions, of dy (n, c_out, out_sp). */
-static void bias_grad(const cn_conv3d_geom *g, const cn_real *dy, cn_real *db)
-{
-    const size_t sp = (size_t)g->out_sp;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-#endif
-    for (int co = 0; co < g->c_out; co++) {
-        cn_real acc = 0;
-        for (int i = 0; i < g->n; i++) {
-            const cn_real *d = dy + ((size_t)i * g->c_out + co) * sp; // (out_sp)
-            for (size_t k = 0; k < sp; k++) acc += d[k];
-        }
-        db[co] += acc;
-    }
+    return cn_conv_parallel((double)g->n * g->c_out * g->out_sp * g->kdim);
 }
 
 void cn_conv3d_forward(const cn_conv3d_geom *g, const cn_real *x, const cn_real *w,
@@ -329,7 +234,7 @@ void cn_conv3d_forward(const cn_conv3d_geom *g, const cn_real *x, const cn_real 
             }
         }
     }
-    if (b) add_bias(g, b, y);
+    if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->out_sp, b, y, conv_parallel(g));
 }
 
 void cn_conv3d_backward(const cn_conv3d_geom *g, const cn_real *x, const cn_real *w,
@@ -337,7 +242,7 @@ void cn_conv3d_backward(const cn_conv3d_geom *g, const cn_real *x, const cn_real
                         cn_real *ws)
 {
     CN_ASSERT(g && g->slots >= 1 && x && w && dy);
-    if (db) bias_grad(g, dy, db);
+    if (db) cn_conv_bias_grad(g->n, g->c_out, (size_t)g->out_sp, dy, db, conv_parallel(g));
     if (!dx && !dw) return;
     CN_ASSERT(ws);
     const int S = g->slots, sp = g->out_sp, kdim = g->kdim;
@@ -379,14 +284,6 @@ void cn_conv3d_backward(const cn_conv3d_geom *g, const cn_real *x, const cn_real
             }
         }
     }
-    if (!dw) return;
-    const long nw = (long)wsz;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-#endif
-    for (long k = 0; k < nw; k++) {
-        cn_real acc = ws[k + cols_sz];
-        for (int s = 1; s < S; s++) acc += ws[(size_t)s * slot + cols_sz + (size_t)k];
-        dw[k] += acc;
-    }
+    // dw (c_out, cg_in, kd, kh, kw) += the slots' partials, in slot order
+    if (dw) cn_conv_reduce_slots(wsz, S, slot, ws + cols_sz, dw, conv_parallel(g));
 }

@@ -7,33 +7,17 @@
  * conv2d geometry's output-size formula when output padding >= stride. The batch
  * is split into slots run in parallel; weight-gradient partials are added in
  * slot order, so every result is independent of the thread count.
- * Derivation: docs/kernels/conv-transpose2d.md. */
+ * Derivation: docs/kernels/conv-transpose2d.md.
+ * Helpers shared with the other convolutions (bias, slot reduction, clipping,
+ * sizes): conv_common.h. */
 #include "convnet/conv_nd.h"
 #include "convnet/kernels.h"
+#include "conv_common.h"
 
 #include <limits.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ geometry */
-
-/* mul3: *out = a * b * c in size_t; 1 on overflow. */
-static int mul3(size_t a, size_t b, size_t c, size_t *out)
-{
-    size_t t;
-    if (cn_mul_overflow(a, b, &t) || cn_mul_overflow(t, c, &t)) return 1;
-    *out = t;
-    return 0;
-}
-
-/* check_bytes: CN_ERR_RANGE unless count reals fit in size_t bytes. */
-static cn_status check_bytes(size_t count, int overflowed, const char *what, cn_error *err)
-{
-    size_t bytes;
-    if (overflowed || cn_mul_overflow(count, sizeof(cn_real), &bytes))
-        return cn_error_set(err, CN_ERR_RANGE, "conv_transpose2d: %s buffer size overflows size_t",
-                            what);
-    return CN_OK;
-}
 
 /* check_inputs: the CN_ERR_SHAPE checks on g's input fields. */
 static cn_status check_inputs(const cn_convt2d_geom *g, cn_error *err)
@@ -106,34 +90,34 @@ cn_status cn_convt2d_geom_init(cn_convt2d_geom *g, cn_error *err)
     g->cg_in = g->c_in / g->groups;
     g->cg_out = g->c_out / g->groups;
     size_t kdim = 0, hw_in = 0, hw_out = 0, xs = 0, ys = 0, wsz = 0;
-    if (mul3((size_t)g->cg_out, (size_t)g->kh, (size_t)g->kw, &kdim) || kdim > INT_MAX)
+    if (cn_conv_mul3((size_t)g->cg_out, (size_t)g->kh, (size_t)g->kw, &kdim) || kdim > INT_MAX)
         return cn_error_set(err, CN_ERR_RANGE,
                             "conv_transpose2d: column rows %d x %d x %d overflow int",
                             g->cg_out, g->kh, g->kw);
-    if (mul3((size_t)g->h, (size_t)g->w, 1, &hw_in) || hw_in > INT_MAX ||
-        mul3((size_t)g->h_out, (size_t)g->w_out, 1, &hw_out) || hw_out > INT_MAX)
+    if (cn_conv_mul3((size_t)g->h, (size_t)g->w, 1, &hw_in) || hw_in > INT_MAX ||
+        cn_conv_mul3((size_t)g->h_out, (size_t)g->w_out, 1, &hw_out) || hw_out > INT_MAX)
         return cn_error_set(err, CN_ERR_RANGE,
                             "conv_transpose2d: a plane (%d x %d in, %d x %d out) overflows int",
                             g->h, g->w, g->h_out, g->w_out);
     g->kdim = (int)kdim;
     g->hw_in = (int)hw_in;
-    int ov = mul3((size_t)g->n, (size_t)g->c_in, hw_in, &xs);
-    if ((st = check_bytes(xs, ov, "input", err))) return st;
-    ov = mul3((size_t)g->n, (size_t)g->c_out, hw_out, &ys);
-    if ((st = check_bytes(ys, ov, "output", err))) return st;
+    int ov = cn_conv_mul3((size_t)g->n, (size_t)g->c_in, hw_in, &xs);
+    if ((st = cn_conv_check_bytes("conv_transpose2d", xs, ov, "input", err))) return st;
+    ov = cn_conv_mul3((size_t)g->n, (size_t)g->c_out, hw_out, &ys);
+    if ((st = cn_conv_check_bytes("conv_transpose2d", ys, ov, "output", err))) return st;
     ov = cn_mul_overflow((size_t)g->c_in, kdim, &wsz);
-    if ((st = check_bytes(wsz, ov, "weight", err))) return st;
+    if ((st = cn_conv_check_bytes("conv_transpose2d", wsz, ov, "weight", err))) return st;
     g->slots = g->n < CN_CONV2D_SLOTS ? g->n : CN_CONV2D_SLOTS;
     g->direct_1x1 = g->kh == 1 && g->kw == 1 && g->stride_h == 1 && g->stride_w == 1 &&
                     g->pad_h == 0 && g->pad_w == 0 && g->out_pad_h == 0 && g->out_pad_w == 0;
     size_t cols = 0, slot, total = 0;
     ov = cn_mul_overflow(kdim, hw_in, &cols);
-    if ((st = check_bytes(cols, ov, "column", err))) return st;
+    if ((st = cn_conv_check_bytes("conv_transpose2d", cols, ov, "column", err))) return st;
     if (g->direct_1x1) cols = 0;
     ov = cols > SIZE_MAX - wsz;
     slot = ov ? 0 : cols + wsz;
     ov = ov || cn_mul_overflow(slot, (size_t)g->slots, &total);
-    if ((st = check_bytes(total, ov, "workspace", err))) return st;
+    if ((st = cn_conv_check_bytes("conv_transpose2d", total, ov, "workspace", err))) return st;
     return CN_OK;
 }
 
@@ -151,26 +135,6 @@ size_t cn_convt2d_workspace_size(const cn_convt2d_geom *g)
 
 /* ------------------------------------------------------------------ unfolding */
 
-/* ceil_div: ceil(a / b) for any a and b > 0. */
-static long long ceil_div(long long a, long long b)
-{
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-/* clip_range: the x positions q in [0, n_x) whose y position q*s - p + k*d lies
- * in [0, n_y): [*lo, *hi) (empty when *lo >= *hi). */
-static void clip_range(int n_y, int n_x, int s, int p, int k, int d, int *lo, int *hi)
-{
-    long long off = (long long)k * d - p; /* y position of x position 0 */
-    long long a = ceil_div(-off, s);
-    long long b = ceil_div((long long)n_y - off, s);
-    if (a < 0) a = 0;
-    if (b > n_x) b = n_x;
-    if (b < a) b = a;
-    *lo = (int)a;
-    *hi = (int)b;
-}
-
 /* unfold: cols (kdim, hw_in) row (c*kh + i)*kw + j, column ih*w + iw =
  * y[c, ih*s_h - p_h + i*d_h, iw*s_w - p_w + j*d_w], 0 outside y: the im2col of a
  * 2-D convolution whose input is y (cg_out, h_out, w_out) and output x-sized. */
@@ -182,10 +146,10 @@ static void unfold(const cn_convt2d_geom *g, const cn_real *y, cn_real *cols)
         const cn_real *yc = y + (size_t)c * plane_y; // (h_out, w_out)
         for (int i = 0; i < g->kh; i++) {
             int ih_lo, ih_hi;
-            clip_range(HO, H, g->stride_h, g->pad_h, i, g->dil_h, &ih_lo, &ih_hi);
+            cn_conv_clip_range(HO, H, g->stride_h, g->pad_h, i, g->dil_h, &ih_lo, &ih_hi);
             for (int j = 0; j < g->kw; j++) {
                 int iw_lo, iw_hi;
-                clip_range(WO, W, g->stride_w, g->pad_w, j, g->dil_w, &iw_lo, &iw_hi);
+                cn_conv_clip_range(WO, W, g->stride_w, g->pad_w, j, g->dil_w, &iw_lo, &iw_hi);
                 cn_real *row = cols + ((size_t)(c * g->kh + i) * g->kw + j) * hw; // (h, w)
                 const long long col_off = (long long)j * g->dil_w - g->pad_w;
                 for (int ih = 0; ih < H; ih++) {
@@ -197,10 +161,7 @@ static void unfold(const cn_convt2d_geom *g, const cn_real *y, cn_real *cols)
                     const long long oh = (long long)ih * g->stride_h - g->pad_h +
                                          (long long)i * g->dil_h;
                     const cn_real *yr = yc + (size_t)oh * WO; // (w_out)
-                    for (int iw = 0; iw < iw_lo; iw++) r[iw] = 0;
-                    for (int iw = iw_lo; iw < iw_hi; iw++)
-                        r[iw] = yr[(long long)iw * g->stride_w + col_off];
-                    for (int iw = iw_hi; iw < W; iw++) r[iw] = 0;
+                    cn_conv_unfold_row(r, yr, W, iw_lo, iw_hi, g->stride_w, col_off);
                 }
             }
         }
@@ -219,10 +180,10 @@ static void fold(const cn_convt2d_geom *g, const cn_real *cols, cn_real *y)
         cn_real *yc = y + (size_t)c * plane_y; // (h_out, w_out)
         for (int i = 0; i < g->kh; i++) {
             int ih_lo, ih_hi;
-            clip_range(HO, H, g->stride_h, g->pad_h, i, g->dil_h, &ih_lo, &ih_hi);
+            cn_conv_clip_range(HO, H, g->stride_h, g->pad_h, i, g->dil_h, &ih_lo, &ih_hi);
             for (int j = 0; j < g->kw; j++) {
                 int iw_lo, iw_hi;
-                clip_range(WO, W, g->stride_w, g->pad_w, j, g->dil_w, &iw_lo, &iw_hi);
+                cn_conv_clip_range(WO, W, g->stride_w, g->pad_w, j, g->dil_w, &iw_lo, &iw_hi);
                 const cn_real *row = cols + ((size_t)(c * g->kh + i) * g->kw + j) * hw;
                 const long long col_off = (long long)j * g->dil_w - g->pad_w;
                 for (int ih = ih_lo; ih < ih_hi; ih++) {
@@ -240,48 +201,10 @@ static void fold(const cn_convt2d_geom *g, const cn_real *cols, cn_real *y)
 
 /* ------------------------------------------------------------------ forward, backward */
 
-#ifdef _OPENMP
-/* PAR_MIN_WORK: below this many multiply-adds the kernels run on one thread
- * (waking a thread team costs more than it saves; results are identical). */
-#define PAR_MIN_WORK ((size_t)1 << 16)
-
-/* convt_parallel: 1 when g's forward multiply-adds reach PAR_MIN_WORK. */
+/* convt_parallel: 1 when g's forward multiply-adds reach CN_CONV_PAR_MIN_WORK. */
 static int convt_parallel(const cn_convt2d_geom *g)
 {
-    return (double)g->n * g->c_in * g->hw_in * g->kdim >= (double)PAR_MIN_WORK;
-}
-#endif
-
-/* add_bias: y (n, c_out, h_out*w_out) += b (c_out) per channel. */
-static void add_bias(const cn_convt2d_geom *g, const cn_real *b, cn_real *y)
-{
-    const long planes = (long)g->n * g->c_out;
-    const size_t hw = (size_t)g->h_out * g->w_out;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (convt_parallel(g))
-#endif
-    for (long p = 0; p < planes; p++) {
-        const cn_real bv = b[p % g->c_out];
-        cn_real *yp = y + (size_t)p * hw; // (h_out, w_out)
-        for (size_t k = 0; k < hw; k++) yp[k] += bv;
-    }
-}
-
-/* bias_grad: db (c_out) += sum over images, then positions, of dy (n, c_out, hw_out). */
-static void bias_grad(const cn_convt2d_geom *g, const cn_real *dy, cn_real *db)
-{
-    const size_t hw = (size_t)g->h_out * g->w_out;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (convt_parallel(g))
-#endif
-    for (int co = 0; co < g->c_out; co++) {
-        cn_real acc = 0;
-        for (int i = 0; i < g->n; i++) {
-            const cn_real *d = dy + ((size_t)i * g->c_out + co) * hw; // (h_out, w_out)
-            for (size_t k = 0; k < hw; k++) acc += d[k];
-        }
-        db[co] += acc;
-    }
+    return cn_conv_parallel((double)g->n * g->c_in * g->hw_in * g->kdim);
 }
 
 void cn_convt2d_forward(const cn_convt2d_geom *g, const cn_real *x, const cn_real *w,
@@ -311,7 +234,7 @@ void cn_convt2d_forward(const cn_convt2d_geom *g, const cn_real *x, const cn_rea
             }
         }
     }
-    if (b) add_bias(g, b, y);
+    if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->h_out * g->w_out, b, y, convt_parallel(g));
 }
 
 void cn_convt2d_backward(const cn_convt2d_geom *g, const cn_real *x, const cn_real *w,
@@ -319,7 +242,8 @@ void cn_convt2d_backward(const cn_convt2d_geom *g, const cn_real *x, const cn_re
                          cn_real *ws)
 {
     CN_ASSERT(g && g->slots >= 1 && x && w && dy);
-    if (db) bias_grad(g, dy, db);
+    if (db)
+        cn_conv_bias_grad(g->n, g->c_out, (size_t)g->h_out * g->w_out, dy, db, convt_parallel(g));
     if (!dx && !dw) return;
     CN_ASSERT(ws);
     const int S = g->slots, hw = g->hw_in, kdim = g->kdim;
@@ -354,14 +278,6 @@ void cn_convt2d_backward(const cn_convt2d_geom *g, const cn_real *x, const cn_re
             }
         }
     }
-    if (!dw) return;
-    const long nw = (long)wsz;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (convt_parallel(g))
-#endif
-    for (long k = 0; k < nw; k++) {
-        cn_real acc = ws[k + cols_sz];
-        for (int s = 1; s < S; s++) acc += ws[(size_t)s * slot + cols_sz + (size_t)k];
-        dw[k] += acc;
-    }
+    // dw (c_in, cg_out, kh, kw) += the slots' partials, in slot order
+    if (dw) cn_conv_reduce_slots(wsz, S, slot, ws + cols_sz, dw, convt_parallel(g));
 }

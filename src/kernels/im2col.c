@@ -3,68 +3,13 @@
  * into a GEMM: im2col unfolds every receptive field of one image's channel group
  * into a column, col2im is its adjoint (scatter-add back). Padding, stride and
  * dilation are handled by clipping each kernel row's output range once, so the
- * inner loops have no bounds tests. */
+ * inner loops have no bounds tests. The arithmetic shared with the other
+ * convolutions (clipping, sizes, one unfolded row) is in conv_common.h. */
 #include "convnet/conv.h"
+#include "conv_common.h"
 
 #include <limits.h>
 #include <string.h>
-
-/* ceil_div: ceil(a / b) for any a and b > 0. */
-static long long ceil_div(long long a, long long b)
-{
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-/* clip_range: the outputs o in [0, n_out) whose input position o*s - p + k*d
- * lies in [0, n_in): [*lo, *hi) (empty when *lo >= *hi). */
-static void clip_range(int n_in, int n_out, int s, int p, int k, int d, int *lo, int *hi)
-{
-    long long off = (long long)k * d - p; /* input position of output 0 */
-    long long a = ceil_div(-off, s);
-    long long b = ceil_div((long long)n_in - off, s);
-    if (a < 0) a = 0;
-    if (b > n_out) b = n_out;
-    if (b < a) b = a;
-    *lo = (int)a;
-    *hi = (int)b;
-}
-
-/* mul_chain: *out = a * b * c * d in size_t, 1 on overflow. */
-static int mul_chain(size_t a, size_t b, size_t c, size_t d, size_t *out)
-{
-    size_t t;
-    if (cn_mul_overflow(a, b, &t) || cn_mul_overflow(t, c, &t) || cn_mul_overflow(t, d, &t))
-        return 1;
-    *out = t;
-    return 0;
-}
-
-/* check_bytes: CN_ERR_RANGE unless count reals fit in size_t bytes. */
-static cn_status check_bytes(size_t count, int overflowed, const char *what, cn_error *err)
-{
-    size_t bytes;
-    if (overflowed || cn_mul_overflow(count, sizeof(cn_real), &bytes))
-        return cn_error_set(err, CN_ERR_RANGE, "conv2d: %s buffer size overflows size_t", what);
-    return CN_OK;
-}
-
-/* out_size: the output size of one axis, or an error naming the axis. */
-static cn_status out_size(const char *axis, int in, int k, int s, int p, int d, int *out,
-                          cn_error *err)
-{
-    long long eff = (long long)d * (k - 1) + 1;
-    long long padded = (long long)in + 2LL * p;
-    if (eff > padded)
-        return cn_error_set(err, CN_ERR_SHAPE,
-                            "conv2d: conv kernel larger than padded input along %s: kernel %d "
-                            "dilated by %d spans %lld, input %d with padding %d gives %lld",
-                            axis, k, d, eff, in, p, padded);
-    long long o = (padded - eff) / s + 1;
-    if (o > INT_MAX)
-        return cn_error_set(err, CN_ERR_RANGE, "conv2d: output %s %lld overflows int", axis, o);
-    *out = (int)o;
-    return CN_OK;
-}
 
 cn_status cn_conv2d_geom_init(cn_conv2d_geom *g, cn_error *err)
 {
@@ -93,44 +38,46 @@ cn_status cn_conv2d_geom_init(cn_conv2d_geom *g, cn_error *err)
                             "conv2d: groups %d must divide input channels %d and output "
                             "channels %d",
                             g->groups, g->c_in, g->c_out);
-    cn_status st = out_size("height", g->h, g->kh, g->stride_h, g->pad_h, g->dil_h, &g->h_out, err);
+    cn_status st = cn_conv_out_size("conv2d", "height", g->h, g->kh, g->stride_h, g->pad_h,
+                                    g->dil_h, &g->h_out, err);
     if (st) return st;
-    st = out_size("width", g->w, g->kw, g->stride_w, g->pad_w, g->dil_w, &g->w_out, err);
+    st = cn_conv_out_size("conv2d", "width", g->w, g->kw, g->stride_w, g->pad_w, g->dil_w,
+                          &g->w_out, err);
     if (st) return st;
 
     g->cg_in = g->c_in / g->groups;
     g->cg_out = g->c_out / g->groups;
     size_t kdim = 0, hw_out = 0, plane = 0, xs = 0, ys = 0, wsz = 0;
-    int ov = mul_chain((size_t)g->cg_in, (size_t)g->kh, (size_t)g->kw, 1, &kdim);
+    int ov = cn_conv_mul3((size_t)g->cg_in, (size_t)g->kh, (size_t)g->kw, &kdim);
     if (ov || kdim > INT_MAX)
         return cn_error_set(err, CN_ERR_RANGE,
                             "conv2d: im2col rows %d x %d x %d overflow int", g->cg_in, g->kh,
                             g->kw);
-    if (mul_chain((size_t)g->h_out, (size_t)g->w_out, 1, 1, &hw_out) || hw_out > INT_MAX ||
-        mul_chain((size_t)g->h, (size_t)g->w, 1, 1, &plane) || plane > INT_MAX)
+    if (cn_mul_overflow((size_t)g->h_out, (size_t)g->w_out, &hw_out) || hw_out > INT_MAX ||
+        cn_mul_overflow((size_t)g->h, (size_t)g->w, &plane) || plane > INT_MAX)
         return cn_error_set(err, CN_ERR_RANGE,
                             "conv2d: a plane (%d x %d in, %d x %d out) overflows int", g->h,
                             g->w, g->h_out, g->w_out);
     g->kdim = (int)kdim;
     g->hw_out = (int)hw_out;
-    ov = mul_chain((size_t)g->n, (size_t)g->c_in, plane, 1, &xs);
-    if ((st = check_bytes(xs, ov, "input", err))) return st;
-    ov = mul_chain((size_t)g->n, (size_t)g->c_out, hw_out, 1, &ys);
-    if ((st = check_bytes(ys, ov, "output", err))) return st;
-    ov = mul_chain((size_t)g->c_out, kdim, 1, 1, &wsz);
-    if ((st = check_bytes(wsz, ov, "weight", err))) return st;
+    ov = cn_conv_mul3((size_t)g->n, (size_t)g->c_in, plane, &xs);
+    if ((st = cn_conv_check_bytes("conv2d", xs, ov, "input", err))) return st;
+    ov = cn_conv_mul3((size_t)g->n, (size_t)g->c_out, hw_out, &ys);
+    if ((st = cn_conv_check_bytes("conv2d", ys, ov, "output", err))) return st;
+    ov = cn_mul_overflow((size_t)g->c_out, kdim, &wsz);
+    if ((st = cn_conv_check_bytes("conv2d", wsz, ov, "weight", err))) return st;
     g->slots = g->n < CN_CONV2D_SLOTS ? g->n : CN_CONV2D_SLOTS;
     g->direct_1x1 = g->kh == 1 && g->kw == 1 && g->stride_h == 1 && g->stride_w == 1 &&
                     g->pad_h == 0 && g->pad_w == 0;
     g->depthwise = g->groups == g->c_in && g->groups > 1;
     /* the im2col matrix of one slot, then the workspace as a whole */
     size_t cols = 0, slot, total = 0;
-    ov = mul_chain(kdim, hw_out, 1, 1, &cols);
-    if ((st = check_bytes(cols, ov, "im2col", err))) return st;
+    ov = cn_mul_overflow(kdim, hw_out, &cols);
+    if ((st = cn_conv_check_bytes("conv2d", cols, ov, "im2col", err))) return st;
     ov = (g->direct_1x1 ? 0 : cols) > SIZE_MAX - wsz;
     slot = ov ? 0 : (g->direct_1x1 ? 0 : cols) + wsz;
     ov = ov || cn_mul_overflow(slot, (size_t)g->slots, &total);
-    if ((st = check_bytes(total, ov, "workspace", err))) return st;
+    if ((st = cn_conv_check_bytes("conv2d", total, ov, "workspace", err))) return st;
     return CN_OK;
 }
 
@@ -156,10 +103,10 @@ void cn_im2col(const cn_conv2d_geom *g, const cn_real *x, cn_real *cols)
         const cn_real *xc = x + (size_t)c * plane; // (h, w)
         for (int i = 0; i < g->kh; i++) {
             int oh_lo, oh_hi;
-            clip_range(H, HO, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
+            cn_conv_clip_range(H, HO, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
             for (int j = 0; j < g->kw; j++) {
                 int ow_lo, ow_hi;
-                clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
+                cn_conv_clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
                 cn_real *row = cols + ((size_t)(c * g->kh + i) * g->kw + j) * hw_out; // (h_out, w_out)
                 const long long col_off = (long long)j * g->dil_w - g->pad_w;
                 for (int oh = 0; oh < HO; oh++) {
@@ -171,15 +118,7 @@ void cn_im2col(const cn_conv2d_geom *g, const cn_real *x, cn_real *cols)
                     const long long ih = (long long)oh * g->stride_h - g->pad_h +
                                          (long long)i * g->dil_h;
                     const cn_real *xr = xc + (size_t)ih * W; // (w)
-                    for (int ow = 0; ow < ow_lo; ow++) r[ow] = 0;
-                    if (g->stride_w == 1) {
-                        const cn_real *src = xr + (col_off + ow_lo);
-                        for (int ow = ow_lo; ow < ow_hi; ow++) r[ow] = src[ow - ow_lo];
-                    } else {
-                        for (int ow = ow_lo; ow < ow_hi; ow++)
-                            r[ow] = xr[(long long)ow * g->stride_w + col_off];
-                    }
-                    for (int ow = ow_hi; ow < WO; ow++) r[ow] = 0;
+                    cn_conv_unfold_row(r, xr, WO, ow_lo, ow_hi, g->stride_w, col_off);
                 }
             }
         }
@@ -195,10 +134,10 @@ void cn_col2im(const cn_conv2d_geom *g, const cn_real *cols, cn_real *x)
         cn_real *xc = x + (size_t)c * plane; // (h, w)
         for (int i = 0; i < g->kh; i++) {
             int oh_lo, oh_hi;
-            clip_range(H, g->h_out, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
+            cn_conv_clip_range(H, g->h_out, g->stride_h, g->pad_h, i, g->dil_h, &oh_lo, &oh_hi);
             for (int j = 0; j < g->kw; j++) {
                 int ow_lo, ow_hi;
-                clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
+                cn_conv_clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
                 const cn_real *row = cols + ((size_t)(c * g->kh + i) * g->kw + j) * hw_out;
                 const long long col_off = (long long)j * g->dil_w - g->pad_w;
                 for (int oh = oh_lo; oh < oh_hi; oh++) {
