@@ -25,6 +25,9 @@
  *   convnet/init.h                weight initialisers
  *   convnet/model.h               the model graph: build, compile, forward, backward,
  *                                 parameters, whole-model gradient check
+ *   convnet/optim.h               optimisers over the parameter store, regularisation,
+ *                                 gradient clipping, L-BFGS
+ *   convnet/schedule.h            learning-rate and momentum schedules
  */
 #ifndef CONVNET_H
 #define CONVNET_H
@@ -50,5 +53,7 @@
 #include "convnet/safetensors.h"
 #include "convnet/init.h"
 #include "convnet/model.h"
+#include "convnet/optim.h"
+#include "convnet/schedule.h"
 
 #endif /* CONVNET_H */
