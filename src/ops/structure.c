@@ -3,8 +3,9 @@
  * per-channel scaling), concat along a per-sample axis and slice (one part of a
  * split), flatten, reshape, constant padding of the last two dims, and
  * identity. Pure data movement or one multiply per element, written as direct
- * loops. docs/ops.md lists shapes, attributes and tests. */
+ * loops (padding through the cn_pad2d kernels). docs/ops.md lists shapes, attributes and tests. */
 #include "op.h"
+#include "convnet/resample.h"
 
 #include <float.h>
 #include <math.h>
@@ -430,6 +431,14 @@ static cn_status pad_infer(cn_infer *inf, cn_error *err)
     if (h > (size_t)INT32_MAX || w > (size_t)INT32_MAX)
         return cn_error_set(err, CN_ERR_RANGE, "node '%s' (pad): padded %s is too large",
                             inf->node, cn_shape_str(s, b, sizeof b));
+    /* the kernel sees (batch * planes, 1, h, w): that count must fit int */
+    size_t planes = (size_t)inf->batch * (cn_shape_numel(s) / ((size_t)s->d[r - 2] * s->d[r - 1]));
+    if (planes > (size_t)INT32_MAX)
+        return cn_error_set(err, CN_ERR_RANGE, "node '%s' (pad): %s times batch %d is too large",
+                            inf->node, cn_shape_str(s, b, sizeof b), inf->batch);
+    cn_status st = cn_pad2d_check((int)planes, 1, s->d[r - 2], s->d[r - 1], a->pads[0],
+                                  a->pads[1], a->pads[2], a->pads[3], err);
+    if (st != CN_OK) return cn_error_prefix(err, "node '%s' (pad): ", inf->node);
     inf->out = *s;
     inf->out.d[r - 2] = (int)h;
     inf->out.d[r - 1] = (int)w;
@@ -443,46 +452,24 @@ static cn_status pad_forward(cn_op_ctx *c, cn_error *err)
 {
     (void)err;
     const cn_attrs *a = c->a;
-    int r = c->in[0]->ndim;
-    size_t h = (size_t)c->in[0]->d[r - 2], w = (size_t)c->in[0]->d[r - 1];
-    size_t ho = (size_t)c->out->d[r - 2], wo = (size_t)c->out->d[r - 1];
-    size_t top = (size_t)a->pads[0], left = (size_t)a->pads[2];
-    size_t planes = (size_t)c->n * (cn_shape_numel(c->in[0]) / (h * w));
-    cn_real v = (cn_real)a->value;
-    for (size_t p = 0; p < planes; p++) {
-        const cn_real *xp = c->x[0] + p * h * w; // (h, w)
-        cn_real *yp = c->y + p * ho * wo;        // (ho, wo)
-        for (size_t i = 0; i < ho; i++) {
-            cn_real *row = yp + i * wo;
-            if (i < top || i >= top + h) {
-                for (size_t j = 0; j < wo; j++) row[j] = v;
-                continue;
-            }
-            for (size_t j = 0; j < left; j++) row[j] = v;
-            memcpy(row + left, xp + (i - top) * w, sizeof(cn_real) * w);
-            for (size_t j = left + w; j < wo; j++) row[j] = v;
-        }
-    }
+    int r = c->in[0]->ndim, h = c->in[0]->d[r - 2], w = c->in[0]->d[r - 1];
+    /* every dim before the last two is a plane: (planes, 1, h, w) for the kernel;
+     * compile checked that the element count fits int */
+    int planes = c->n * (int)(cn_shape_numel(c->in[0]) / ((size_t)h * (size_t)w));
+    cn_pad2d_forward(planes, 1, h, w, a->pads[0], a->pads[1], a->pads[2], a->pads[3],
+                     (cn_real)a->value, c->x[0], c->y);
     return CN_OK;
 }
 
 /* pad_backward: dx is the middle of dy (the padding got a constant, no gradient). */
 static void pad_backward(cn_op_ctx *c)
 {
-    cn_real *dx = c->dx[0];
-    if (!dx) return;
+    if (!c->dx[0]) return;
     const cn_attrs *a = c->a;
-    int r = c->in[0]->ndim;
-    size_t h = (size_t)c->in[0]->d[r - 2], w = (size_t)c->in[0]->d[r - 1];
-    size_t ho = (size_t)c->out->d[r - 2], wo = (size_t)c->out->d[r - 1];
-    size_t top = (size_t)a->pads[0], left = (size_t)a->pads[2];
-    size_t planes = (size_t)c->n * (cn_shape_numel(c->in[0]) / (h * w));
-    for (size_t p = 0; p < planes; p++) {
-        const cn_real *dyp = c->dy + p * ho * wo; // (ho, wo)
-        cn_real *dxp = dx + p * h * w;            // (h, w)
-        for (size_t i = 0; i < h; i++)
-            memcpy(dxp + i * w, dyp + (i + top) * wo + left, sizeof(cn_real) * w);
-    }
+    int r = c->in[0]->ndim, h = c->in[0]->d[r - 2], w = c->in[0]->d[r - 1];
+    int planes = c->n * (int)(cn_shape_numel(c->in[0]) / ((size_t)h * (size_t)w));
+    cn_pad2d_backward(planes, 1, h, w, a->pads[0], a->pads[1], a->pads[2], a->pads[3], c->dy,
+                      c->dx[0]);
 }
 
 /* ------------------------------------------------------------------ vtables */
