@@ -28,6 +28,7 @@
  *   convnet/optim.h               optimisers over the parameter store, regularisation,
  *                                 gradient clipping, L-BFGS
  *   convnet/schedule.h            learning-rate and momentum schedules
+ *   convnet/checkpoint.h          model weights files and atomic training checkpoints
  */
 #ifndef CONVNET_H
 #define CONVNET_H
@@ -55,5 +56,6 @@
 #include "convnet/model.h"
 #include "convnet/optim.h"
 #include "convnet/schedule.h"
+#include "convnet/checkpoint.h"
 
 #endif /* CONVNET_H */

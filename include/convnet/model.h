@@ -233,6 +233,12 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
  * model. */
 cn_status cn_model_init(cn_model *m, cn_rng *rng, cn_error *err);
 
+/* cn_model_mark_initialised: declare that every parameter value of the compiled
+ * model m was set by the caller (copied in through cn_model_params, or loaded by
+ * cn_model_load_weights / cn_checkpoint_load, which call this), so forward may
+ * run without cn_model_init. A no-op for NULL or an uncompiled model. */
+void cn_model_mark_initialised(cn_model *m);
+
 /* ================================================================ running */
 
 typedef enum cn_mode { CN_EVAL = 0, CN_TRAIN = 1 } cn_mode;

@@ -39,7 +39,8 @@ extern "C" {
 typedef enum cn_optim_kind {
     CN_OPTIM_SGD = 0,     /* "sgd":      x -= lr * g */
     CN_OPTIM_MOMENTUM,    /* "momentum": v = mu * v - lr * g; x += v */
-    CN_OPTIM_NESTEROV,    /* "nesterov": v' = v; v = mu * v - lr * g; x += -mu * v' + (1 + mu) * v */
+    CN_OPTIM_NESTEROV,    /* "nesterov": v' = v; v = mu * v - lr * g;
+                             x += -mu * v' + (1 + mu) * v */
     CN_OPTIM_ADAGRAD,     /* "adagrad" */
     CN_OPTIM_ADADELTA,    /* "adadelta" */
     CN_OPTIM_RMSPROP,     /* "rmsprop" */
@@ -125,8 +126,9 @@ const cn_optim_config *cn_optim_config_of(const cn_optimizer *o);
  * ("conv1.", "" matches all) gets learning rate lr * mult from now on (a later
  * call overrides an earlier one for the parameters it matches); AdamW's
  * decoupled decay uses the multiplied rate too. mult finite and >= 0 (0 stops
- * the parameter's updates; its state still advances). Returns how many parameters matched, or -1 with CN_ERR_ARG for a bad mult,
- * NULL arguments or no match (naming the prefix). */
+ * the parameter's updates; its state still advances). Returns how many
+ * parameters matched, or -1 with CN_ERR_ARG for a bad mult, NULL arguments or no
+ * match (naming the prefix). */
 int cn_optim_set_lr_mult(cn_optimizer *o, const char *prefix, double mult, cn_error *err);
 
 /* cn_optim_step: one update of every trainable, non-frozen parameter from its

@@ -89,6 +89,11 @@ static cn_init choose_init(const cn_node *nd, cn_param_role role, const cn_init 
     return *declared;
 }
 
+void cn_model_mark_initialised(cn_model *m)
+{
+    if (m && m->compiled && m->params) m->params_ready = 1;
+}
+
 cn_status cn_model_init(cn_model *m, cn_rng *rng, cn_error *err)
 {
     if (!m || !m->compiled || !m->params)
