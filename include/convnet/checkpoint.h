@@ -95,7 +95,7 @@ uint64_t cn_fingerprint64(const void *data, size_t n, uint64_t seed);
 
 /* cn_checkpoint_save: write a checkpoint of m, opt (NULL: none), sched (NULL:
  * none) and ts to path. Protocol: the file image is built in memory with its
- * checksum; written to a new temporary file "<path>.tmp.XXXXXX" (mkstemp) in the
+ * checksum; written to a new temporary file "<path>.tmp.<6 random characters>" (mkstemp) in the
  * same folder, fsync'd and closed; the existing path (if any) becomes
  * "<path>.prev" (a hard link, or a rename where the file system has no links);
  * the temporary file is renamed over path; the folder is fsync'd. On any failure

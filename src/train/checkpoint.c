@@ -343,7 +343,10 @@ static cn_status ck_write_atomic(const char *path, const uint8_t *buf, size_t le
         return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    /* mkstemp template: PATH.tmp. followed by six X that mkstemp replaces */
+    memcpy(tmp + plen, ".tmp.", 5);
+    memset(tmp + plen + 5, 'X', 6);
+    tmp[plen + 11] = '\0';
     memcpy(prev, path, plen);
     memcpy(prev + plen, ".prev", 6);
     mode_t mode = 0644;
