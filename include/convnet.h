@@ -29,6 +29,8 @@
  *                                 gradient clipping, L-BFGS
  *   convnet/schedule.h            learning-rate and momentum schedules
  *   convnet/checkpoint.h          model weights files and atomic training checkpoints
+ *   convnet/train.h               the training loop: epochs, validation, metrics.jsonl,
+ *                                 best model, early stopping, checkpoints, NaN guard
  */
 #ifndef CONVNET_H
 #define CONVNET_H
@@ -57,5 +59,6 @@
 #include "convnet/optim.h"
 #include "convnet/schedule.h"
 #include "convnet/checkpoint.h"
+#include "convnet/train.h"
 
 #endif /* CONVNET_H */
