@@ -131,6 +131,16 @@ cn_status cn_st_writer_serialize(const cn_st_writer *w, uint8_t **buf, size_t *l
  * path and the call, the temporary file removed and an existing path untouched. */
 cn_status cn_st_writer_save(const cn_st_writer *w, const char *path, cn_error *err);
 
+/* cn_write_file_atomic: write buf (len bytes) to path atomically: a temporary
+ * file "<path>.tmp." plus six random characters in the same folder (mkstemp),
+ * given the mode of the file it replaces (or 0644), written, fsync'd, renamed
+ * over path, then the folder fsync'd. keep_prev != 0 first keeps the current
+ * file as "<path>.prev" (a hard link, so path never disappears; a rename where
+ * the file system has no hard links). Any failure: CN_ERR_IO naming the path and
+ * the step, the temporary file removed and an existing path untouched. */
+cn_status cn_write_file_atomic(const char *path, const uint8_t *buf, size_t len, int keep_prev,
+                               cn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -406,7 +406,10 @@ static int st_sync_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? cn_malloc((size_t)(slash - path) + 2) : cn_strdup(".");
-    if (!dir) return -1;
+    if (!dir) {
+        errno = ENOMEM;
+        return -1;
+    }
     if (slash) {
         size_t n = slash == path ? 1 : (size_t)(slash - path);
         memcpy(dir, path, n);
@@ -425,18 +428,28 @@ static int st_sync_dir(const char *path)
     return 0;
 }
 
-cn_status cn_st_writer_save(const cn_st_writer *w, const char *path, cn_error *err)
+/* st_keep_prev: path's current file (if any) becomes prev: a hard link, so path
+ * never disappears; a rename where the file system has no hard links. */
+static int st_keep_prev(const char *path, const char *prev)
 {
-    CN_ASSERT(w != NULL && path != NULL);
-    uint8_t *buf;
-    size_t len;
-    cn_status s = cn_st_writer_serialize(w, &buf, &len, err);
-    if (s != CN_OK) return cn_error_prefix(err, "%s: ", path);
+    if (unlink(prev) != 0 && errno != ENOENT) return -1;
+    if (link(path, prev) == 0 || errno == ENOENT) return 0;
+    if (errno == EPERM || errno == EXDEV || errno == EMLINK || errno == ENOSYS ||
+        errno == EOPNOTSUPP)
+        return rename(path, prev) == 0 || errno == ENOENT ? 0 : -1;
+    return -1;
+}
 
+cn_status cn_write_file_atomic(const char *path, const uint8_t *buf, size_t len, int keep_prev,
+                               cn_error *err)
+{
+    CN_ASSERT(path != NULL && (buf != NULL || len == 0));
     size_t plen = strlen(path);
     char *tmp = cn_malloc(plen + 16);
-    if (!tmp) {
-        cn_free(buf);
+    char *prev = cn_malloc(plen + 8);
+    if (!tmp || !prev) {
+        cn_free(tmp);
+        cn_free(prev);
         return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(tmp, path, plen);
@@ -444,23 +457,38 @@ cn_status cn_st_writer_save(const cn_st_writer *w, const char *path, cn_error *e
     memcpy(tmp + plen, ".tmp.", 5);
     memset(tmp + plen + 5, 'X', 6);
     tmp[plen + 11] = '\0';
+    memcpy(prev, path, plen);
+    memcpy(prev + plen, ".prev", 6);
     mode_t mode = 0644;
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) mode = sb.st_mode & 07777;
 
     const char *step = "cannot create a temporary file";
     int fd = mkstemp(tmp);
-    int ok = fd >= 0;
-    if (ok && fchmod(fd, mode) != 0) ok = 0, step = "chmod";
-    if (ok && st_write_all(fd, buf, len) != 0) ok = 0, step = "write";
-    if (ok && fsync(fd) != 0) ok = 0, step = "fsync";
-    int e = errno;
+    int ok = fd >= 0, e = errno;
+    if (ok && fchmod(fd, mode) != 0) ok = 0, step = "chmod", e = errno;
+    if (ok && st_write_all(fd, buf, len) != 0) ok = 0, step = "write", e = errno;
+    if (ok && fsync(fd) != 0) ok = 0, step = "fsync", e = errno;
     if (fd >= 0 && close(fd) != 0 && ok) ok = 0, step = "close", e = errno;
+    if (ok && keep_prev && st_keep_prev(path, prev) != 0)
+        ok = 0, step = "keeping the previous file", e = errno;
     if (ok && rename(tmp, path) != 0) ok = 0, step = "rename", e = errno;
     if (!ok && fd >= 0) unlink(tmp);
     if (ok && st_sync_dir(path) != 0) ok = 0, step = "fsync of the folder", e = errno;
-    cn_free(buf);
     cn_free(tmp);
+    cn_free(prev);
     if (!ok) return cn_error_set(err, CN_ERR_IO, "%s: %s: %s", path, step, strerror(e));
     return CN_OK;
+}
+
+cn_status cn_st_writer_save(const cn_st_writer *w, const char *path, cn_error *err)
+{
+    CN_ASSERT(w != NULL && path != NULL);
+    uint8_t *buf;
+    size_t len;
+    cn_status s = cn_st_writer_serialize(w, &buf, &len, err);
+    if (s != CN_OK) return cn_error_prefix(err, "%s: ", path);
+    s = cn_write_file_atomic(path, buf, len, 0, err);
+    cn_free(buf);
+    return s;
 }

@@ -1,19 +1,15 @@
 /* checkpoint.c: model weights and training checkpoints as safetensors files:
  * parameters and buffers by name, optimiser state, schedule state, counters,
  * RNG states, fingerprints and the epoch's data order; a whole-file FNV-1a 64
- * checksum in the metadata; the atomic write protocol that keeps <path>.prev.
+ * checksum in the metadata; written with cn_write_file_atomic, keeping <path>.prev.
  * Loading checks everything before writing anything (docs/checkpoint.md). */
 #include "convnet/checkpoint.h"
 #include "convnet/safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #ifdef CN_DOUBLE
 #define CK_REAL_DTYPE CN_DTYPE_F64
@@ -277,103 +273,6 @@ static uint64_t ck_image_sum(const uint8_t *buf, size_t len, size_t pos)
     return cn_fingerprint64(buf + pos + 16, len - pos - 16, h);
 }
 
-/* ---------------------------------------------------------------- atomic write */
-
-static int ck_write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int ck_sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? cn_malloc((size_t)(slash - path) + 2) : cn_strdup(".");
-    if (!dir) {
-        errno = ENOMEM;
-        return -1;
-    }
-    if (slash) {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = 0;
-    }
-    int fd = open(dir, O_RDONLY);
-    cn_free(dir);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    if (rc != 0 && e != EINVAL && e != EROFS) {
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-
-/* path's current file (if any) becomes path.prev: a hard link, so path never
- * disappears; a rename where the file system has no hard links. */
-static int ck_keep_prev(const char *path, const char *prev)
-{
-    if (unlink(prev) != 0 && errno != ENOENT) return -1;
-    if (link(path, prev) == 0 || errno == ENOENT) return 0;
-    if (errno == EPERM || errno == EXDEV || errno == EMLINK || errno == ENOSYS ||
-        errno == EOPNOTSUPP)
-        return rename(path, prev) == 0 || errno == ENOENT ? 0 : -1;
-    return -1;
-}
-
-static cn_status ck_write_atomic(const char *path, const uint8_t *buf, size_t len,
-                                 cn_error *err)
-{
-    size_t plen = strlen(path);
-    char *tmp = cn_malloc(plen + 16);
-    char *prev = cn_malloc(plen + 8);
-    if (!tmp || !prev) {
-        cn_free(tmp);
-        cn_free(prev);
-        return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(tmp, path, plen);
-    /* mkstemp template: PATH.tmp. followed by six X that mkstemp replaces */
-    memcpy(tmp + plen, ".tmp.", 5);
-    memset(tmp + plen + 5, 'X', 6);
-    tmp[plen + 11] = '\0';
-    memcpy(prev, path, plen);
-    memcpy(prev + plen, ".prev", 6);
-    mode_t mode = 0644;
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) mode = sb.st_mode & 07777;
-
-    const char *step = "cannot create a temporary file";
-    int fd = mkstemp(tmp);
-    int ok = fd >= 0, e = errno;
-    if (ok && fchmod(fd, mode) != 0) ok = 0, step = "chmod", e = errno;
-    if (ok && ck_write_all(fd, buf, len) != 0) ok = 0, step = "write", e = errno;
-    if (ok && fsync(fd) != 0) ok = 0, step = "fsync", e = errno;
-    if (fd >= 0 && close(fd) != 0 && ok) ok = 0, step = "close", e = errno;
-    if (ok && ck_keep_prev(path, prev) != 0) {
-        ok = 0;
-        step = "keeping the previous checkpoint";
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) ok = 0, step = "rename", e = errno;
-    if (!ok && fd >= 0) unlink(tmp);
-    if (ok && ck_sync_dir(path) != 0) ok = 0, step = "fsync of the folder", e = errno;
-    cn_free(tmp);
-    cn_free(prev);
-    if (!ok) return cn_error_set(err, CN_ERR_IO, "%s: %s: %s", path, step, strerror(e));
-    return CN_OK;
-}
-
 /* ---------------------------------------------------------------- checkpoint save */
 
 static cn_status ck_add_sections(cn_st_writer *w, const cn_params *ps, const cn_optimizer *opt,
@@ -477,7 +376,7 @@ cn_status cn_checkpoint_save(const char *path, const cn_model *m, const cn_optim
     char hex[17];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)sum);
     memcpy(buf + pos, hex, 16);
-    s = ck_write_atomic(path, buf, len, err);
+    s = cn_write_file_atomic(path, buf, len, 1, err);
     cn_free(buf);
     return s;
 }
