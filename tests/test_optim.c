@@ -767,3 +767,48 @@ Test(optim, config_defaults_and_errors_name_the_field)
     cn_optim_free(o);
     store_free(&s);
 }
+
+/* A momentum schedule changes mu between steps: two steps of the notes'
+ * momentum with mu 0.5 then 0.9 follow v = mu v - lr g by hand; kinds without
+ * momentum refuse. */
+Test(optim, set_momentum_between_steps)
+{
+    store s;
+    store_init(&s, 0, 3);
+    cn_error err;
+    cn_optim_config oc = cn_optim_config_default(CN_OPTIM_MOMENTUM);
+    cn_optimizer *o = cn_optim_new(&oc, &s.ps, &err);
+    cr_assert(o, "%s", err.msg);
+    const double g[3] = {1, -2, 0.5}, lr = 0.1, mus[2] = {0.5, 0.9};
+    double v[3] = {0, 0, 0}, x[3] = {0, 0, 0};
+    for (int step = 0; step < 2; step++) {
+        cr_assert_eq(cn_optim_set_momentum(o, mus[step], &err), CN_OK, "%s", err.msg);
+        for (int i = 0; i < 3; i++) {
+            s.ps.grads[i] = (cn_real)g[i];
+            v[i] = mus[step] * v[i] - lr * g[i];
+            x[i] += v[i];
+        }
+        cr_assert_eq(cn_optim_step(o, lr, NULL, &err), CN_OK, "%s", err.msg);
+    }
+    for (int i = 0; i < 3; i++) cr_assert_float_eq(s.ps.values[i], x[i], 1e-6);
+    cr_assert_float_eq(cn_optim_config_of(o)->momentum, 0.9, 0);
+    cr_assert_eq(cn_optim_set_momentum(o, 1.0, &err), CN_ERR_ARG);
+    cn_optim_free(o);
+
+    oc = cn_optim_config_default(CN_OPTIM_ADAM);
+    o = cn_optim_new(&oc, &s.ps, &err);
+    cr_assert_eq(cn_optim_set_momentum(o, 0.8, &err), CN_OK, "%s", err.msg);
+    cr_assert_float_eq(cn_optim_config_of(o)->betas[0], 0.8, 0);
+    cn_optim_free(o);
+    const cn_optim_kind none[] = {CN_OPTIM_SGD, CN_OPTIM_ADAGRAD, CN_OPTIM_ADADELTA,
+                                  CN_OPTIM_RMSPROP};
+    for (int k = 0; k < 4; k++) {
+        oc = cn_optim_config_default(none[k]);
+        o = cn_optim_new(&oc, &s.ps, &err);
+        cr_assert(o, "%s", err.msg);
+        cr_assert_eq(cn_optim_set_momentum(o, 0.5, &err), CN_ERR_ARG);
+        cr_assert(strstr(err.msg, "no momentum") != NULL, "%s", err.msg);
+        cn_optim_free(o);
+    }
+    store_free(&s);
+}

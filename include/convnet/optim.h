@@ -122,6 +122,14 @@ void cn_optim_free(cn_optimizer *o);
 /* cn_optim_config_of: o's configuration (owned by o). */
 const cn_optim_config *cn_optim_config_of(const cn_optimizer *o);
 
+/* cn_optim_set_momentum: change the momentum from the next step on (a momentum
+ * schedule, e.g. 0.5 -> 0.99): mu for momentum and nesterov, the momentum of
+ * rmsprop (only when it was created with momentum > 0: the buffer slot exists),
+ * beta1 for adam and adamw. mu finite in [0, 1). Errors: CN_ERR_ARG (NULL o, mu
+ * out of range, a kind without momentum: sgd, adagrad, adadelta, rmsprop made
+ * without momentum). */
+cn_status cn_optim_set_momentum(cn_optimizer *o, double mu, cn_error *err);
+
 /* cn_optim_set_lr_mult: every trainable parameter whose name starts with prefix
  * ("conv1.", "" matches all) gets learning rate lr * mult from now on (a later
  * call overrides an earlier one for the parameters it matches); AdamW's

@@ -255,6 +255,34 @@ cn_status cn_optim_set_step(cn_optimizer *o, int64_t step, cn_error *err)
     return CN_OK;
 }
 
+cn_status cn_optim_set_momentum(cn_optimizer *o, double mu, cn_error *err)
+{
+    if (!o) return cn_error_set(err, CN_ERR_ARG, "optim: set_momentum: optimiser is NULL");
+    if (!isfinite(mu) || mu < 0 || mu >= 1)
+        return cn_error_set(err, CN_ERR_ARG, "optim: set_momentum: %g is not in [0, 1)", mu);
+    switch (o->c.kind) {
+    case CN_OPTIM_MOMENTUM:
+    case CN_OPTIM_NESTEROV:
+        o->c.momentum = mu;
+        return CN_OK;
+    case CN_OPTIM_RMSPROP:
+        if (o->c.momentum > 0) {
+            o->c.momentum = mu;
+            return CN_OK;
+        }
+        break;
+    case CN_OPTIM_ADAM:
+    case CN_OPTIM_ADAMW:
+        o->c.betas[0] = mu;
+        return CN_OK;
+    default:
+        break;
+    }
+    return cn_error_set(err, CN_ERR_ARG, "optim: set_momentum: '%s'%s has no momentum to set",
+                        cn_optim_name(o->c.kind),
+                        o->c.kind == CN_OPTIM_RMSPROP ? " made without momentum" : "");
+}
+
 int cn_optim_set_lr_mult(cn_optimizer *o, const char *prefix, double mult, cn_error *err)
 {
     if (!o || !prefix) {
