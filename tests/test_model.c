@@ -37,6 +37,8 @@ static cn_model *small_convnet(int batch, int input_grad)
 Test(model, names_shapes_params_and_flops)
 {
     cn_model *m = small_convnet(4, 0);
+    cr_assert_eq(cn_model_batch(m), 4);
+    cr_assert_eq(cn_model_batch(NULL), 0);
     cr_assert_eq(cn_model_num_nodes(m), 5);
     cr_assert_str_eq(cn_model_node_name(m, 1), "conv2d1");
     cr_assert_eq(cn_model_find(m, "linear1"), 3);

@@ -293,6 +293,10 @@ const cn_attrs *cn_model_node_attrs(const cn_model *m, int id);
 cn_status cn_model_node_shape(const cn_model *m, int id, int *ndim, int shape[CN_MAX_DIMS],
                               cn_error *err);
 
+/* cn_model_batch: the batch m was last compiled for (the largest n forward
+ * accepts), or 0 when m is NULL or not compiled. */
+int cn_model_batch(const cn_model *m);
+
 /* cn_model_output: the node whose output is the model's prediction: the one set
  * by cn_model_set_output, else the last non-loss node added. */
 int cn_model_output(const cn_model *m);

@@ -450,6 +450,11 @@ cn_status cn_model_node_shape(const cn_model *m, int id, int *ndim, int shape[CN
     return CN_OK;
 }
 
+int cn_model_batch(const cn_model *m)
+{
+    return m && m->compiled ? m->opts.batch : 0;
+}
+
 int cn_model_output(const cn_model *m)
 {
     if (!m) return -1;
