@@ -395,6 +395,10 @@ static int st_write_all(int fd, const uint8_t *buf, size_t len)
             if (errno == EINTR) continue;
             return -1;
         }
+        if (k == 0) { /* no progress: never loop forever */
+            errno = EIO;
+            return -1;
+        }
         buf += k;
         len -= (size_t)k;
     }
@@ -429,14 +433,21 @@ static int st_sync_dir(const char *path)
 }
 
 /* st_keep_prev: path's current file (if any) becomes prev: a hard link, so path
- * never disappears; a rename where the file system has no hard links. */
-static int st_keep_prev(const char *path, const char *prev)
+ * never disappears; a rename where the file system has no hard links, which sets
+ * *moved so that a later failure can put path back. */
+static int st_keep_prev(const char *path, const char *prev, int *moved)
 {
+    *moved = 0;
     if (unlink(prev) != 0 && errno != ENOENT) return -1;
     if (link(path, prev) == 0 || errno == ENOENT) return 0;
     if (errno == EPERM || errno == EXDEV || errno == EMLINK || errno == ENOSYS ||
-        errno == EOPNOTSUPP)
-        return rename(path, prev) == 0 || errno == ENOENT ? 0 : -1;
+        errno == EOPNOTSUPP) {
+        if (rename(path, prev) == 0) {
+            *moved = 1;
+            return 0;
+        }
+        return errno == ENOENT ? 0 : -1;
+    }
     return -1;
 }
 
@@ -470,9 +481,13 @@ cn_status cn_write_file_atomic(const char *path, const uint8_t *buf, size_t len,
     if (ok && st_write_all(fd, buf, len) != 0) ok = 0, step = "write", e = errno;
     if (ok && fsync(fd) != 0) ok = 0, step = "fsync", e = errno;
     if (fd >= 0 && close(fd) != 0 && ok) ok = 0, step = "close", e = errno;
-    if (ok && keep_prev && st_keep_prev(path, prev) != 0)
+    int moved = 0;
+    if (ok && keep_prev && st_keep_prev(path, prev, &moved) != 0)
         ok = 0, step = "keeping the previous file", e = errno;
-    if (ok && rename(tmp, path) != 0) ok = 0, step = "rename", e = errno;
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0, step = "rename", e = errno;
+        if (moved) rename(prev, path); /* path was renamed to prev: put it back */
+    }
     if (!ok && fd >= 0) unlink(tmp);
     if (ok && st_sync_dir(path) != 0) ok = 0, step = "fsync of the folder", e = errno;
     cn_free(tmp);
