@@ -66,6 +66,8 @@ cn_status cn_model_load_weights(cn_model *m, const char *path, unsigned flags, c
 
 /* The most RNG streams a checkpoint keeps. */
 #define CN_TRAIN_MAX_RNGS 4
+/* The most running sums (cn_train_state.sums) a checkpoint keeps. */
+#define CN_TRAIN_MAX_SUMS 16
 
 /* cn_train_state: the trainer's own state at a checkpoint.
  *   step, epoch         training steps taken, epochs completed
@@ -74,7 +76,11 @@ cn_status cn_model_load_weights(cn_model *m, const char *path, unsigned flags, c
  *   config_fingerprint  cn_fingerprint64 of the configuration and model description
  *   order (n_order)     the sample order of the current epoch (NULL, 0 when none).
  *                       Borrowed by cn_checkpoint_save; cn_checkpoint_load sets it to
- *                       a new cn_malloc'd array (free with cn_train_state_release). */
+ *                       a new cn_malloc'd array (free with cn_train_state_release).
+ *   sums[0..n_sums)     the trainer's running numbers (the current epoch's sums,
+ *                       the best validation accuracy, the patience counter), F64
+ *   ema (n_ema)         averaged weights (one per trainable value; NULL, 0 when
+ *                       none), borrowed by save, a new cn_malloc'd array after load */
 typedef struct cn_train_state {
     uint64_t step, epoch;
     cn_rng rngs[CN_TRAIN_MAX_RNGS];
@@ -82,10 +88,14 @@ typedef struct cn_train_state {
     uint64_t data_fingerprint, config_fingerprint;
     int *order;
     size_t n_order;
+    double sums[CN_TRAIN_MAX_SUMS];
+    int n_sums;
+    cn_real *ema;
+    size_t n_ema;
 } cn_train_state;
 
-/* cn_train_state_release: free ts->order (cn_free) and set it to NULL, n_order 0.
- * NULL is a no-op. */
+/* cn_train_state_release: free ts->order and ts->ema (cn_free) and set them to
+ * NULL, their counts 0. NULL is a no-op. */
 void cn_train_state_release(cn_train_state *ts);
 
 /* cn_fingerprint64: FNV-1a 64 of data[0..n) starting from seed (0 gives the
@@ -103,7 +113,10 @@ uint64_t cn_fingerprint64(const void *data, size_t n, uint64_t seed);
  * path and the failing call. Other errors: CN_ERR_ARG (NULL m, path or ts, an
  * uncompiled model, n_rngs outside 0..CN_TRAIN_MAX_RNGS, n_order > 0 with NULL
  * order, an optimiser whose state slots are not the store's: made before the last
- * compile), CN_ERR_RANGE (n_order beyond INT32_MAX), CN_ERR_NOMEM. */
+ * compile), n_sums outside 0..CN_TRAIN_MAX_SUMS, n_ema neither 0 nor the
+ * store's count), CN_ERR_NUMERIC (a parameter, buffer, optimiser state or EMA
+ * value that is NaN or Inf: such a checkpoint is never written; the message
+ * names the tensor), CN_ERR_RANGE (n_order beyond INT32_MAX), CN_ERR_NOMEM. */
 cn_status cn_checkpoint_save(const char *path, const cn_model *m, const cn_optimizer *opt,
                              const cn_schedule *sched, const cn_train_state *ts,
                              cn_error *err);
@@ -119,7 +132,8 @@ cn_status cn_checkpoint_save(const char *path, const cn_model *m, const cn_optim
  * every parameter's presence and shape, the optimiser section (present when opt
  * is given, same optimiser name and slots), the schedule state (present when
  * sched is given, accepted by cn_sched_state_load), every RNG state
- * (cn_rng_load), counters. Only when all pass is anything written, so on error
+ * (cn_rng_load), counters, sums (at most CN_TRAIN_MAX_SUMS, finite or not), the
+ * EMA weights (the store's count, finite). Only when all pass is anything written, so on error
  * m, opt, sched and ts are unchanged. ts->order receives a new array (release
  * the previous one first). Errors name the file and the tensor or section:
  * CN_ERR_ARG, CN_ERR_IO, CN_ERR_FORMAT, CN_ERR_UNSUPPORTED, CN_ERR_NOMEM. */

@@ -14,6 +14,8 @@
 #include "convnet/core.h"
 #include "convnet/data.h"
 #include "convnet/model.h"
+#include "convnet/modelfile.h"
+#include "convnet/monitor.h"
 #include "convnet/optim.h"
 #include "convnet/schedule.h"
 
@@ -27,6 +29,24 @@ typedef enum cn_nan_policy {
     CN_NAN_SKIP,     /* drop the step's gradients (no update) and go on */
     CN_NAN_POLICY_COUNT
 } cn_nan_policy;
+
+/* cn_train_epoch: what the trainer knows at the end of an epoch (given to the
+ * on_epoch callback; NaN for numbers that do not exist, e.g. without validation
+ * data). Pointers are valid during the call only. */
+typedef struct cn_train_epoch {
+    int epoch, epochs;         /* this epoch (from 1), the configured count */
+    uint64_t step;             /* steps taken so far */
+    double loss, lr, train_acc, val_acc, val_loss, grad_norm, images_per_s, seconds;
+    double ema_val_acc;        /* validation accuracy of the EMA weights (NaN: off) */
+    int improved;              /* 1: best validation accuracy so far */
+    const cn_monitor *monitor; /* this epoch's monitors (update ratios always;
+                                  layers when cfg.monitor) */
+    const char *gap;           /* cn_gap_reading(train_acc, val_acc) */
+} cn_train_epoch;
+
+/* cn_train_epoch_fn: called after every epoch's metrics line; a non-zero return
+ * stops the run like a cancellation (checkpoint, "cancelled"). */
+typedef int (*cn_train_epoch_fn)(void *ud, const cn_train_epoch *e);
 
 /* cn_train_config: everything cn_train reads. Start from cn_train_config_default. */
 typedef struct cn_train_config {
@@ -44,6 +64,34 @@ typedef struct cn_train_config {
                                checkpoint.safetensors; NULL: nothing is written */
     cn_nan_policy nan_policy; /* CN_NAN_STOP */
     int threads;            /* > 0: cn_set_num_threads(threads) first; 0: unchanged */
+    int momentum_schedule;  /* 1: the optimiser's momentum (beta1 for Adam) follows
+                               momentum_sched each step (cn_optim_set_momentum) (0) */
+    cn_sched_config momentum_sched; /* usually kind "momentum" (a ramp such as
+                               0.5 -> 0.99); its unit says per step or per epoch */
+    const char *resume;     /* a checkpoint written by an earlier run of the same
+                               configuration: continue from it (NULL: a new run) */
+    int force_resume;       /* 1: resume even when the data or configuration
+                               fingerprint differs (0) */
+    uint64_t config_fingerprint; /* the run's configuration fingerprint, kept in
+                               checkpoints and checked on resume; 0: computed
+                               from this struct (callers with more configuration,
+                               like the CLI's model description, pass their own) */
+    double ema_decay;       /* 0: off; in (0, 1): after every step
+                               ema = decay * ema + (1 - decay) * w (Polyak / EMA
+                               averaging); validated each epoch, saved as
+                               ema.safetensors (0) */
+    int snapshots;          /* 1: with a cosine_restarts schedule, save
+                               snapshot-K.safetensors just before each warm restart
+                               (snapshot ensembles) (0) */
+    int monitor;            /* 1: per-layer activation / gradient histograms,
+                               dead-ReLU and saturation fractions (observed on
+                               about 8 batches per epoch) in each metrics line;
+                               update-to-weight ratios are always there (0) */
+    const cn_model_info *info; /* non-NULL: best, final, EMA and snapshot files are
+                               model files (cn_model_file_save) carrying it;
+                               NULL: weights files (cn_model_save_weights) */
+    cn_train_epoch_fn on_epoch; /* NULL: none */
+    void *on_epoch_ud;
 } cn_train_config;
 
 /* cn_train_config_default: the defaults listed above. */
@@ -61,13 +109,17 @@ typedef struct cn_train_report {
     uint64_t steps;          /* mini-batches processed (skipped ones included) */
     uint64_t skipped_steps;  /* steps dropped by CN_NAN_SKIP */
     int stopped_early;       /* 1 when early stopping ended the run */
+    int resumed;             /* 1 when the run continued from cfg->resume */
+    uint64_t resumed_step;   /* the checkpoint's step */
+    int snapshots;           /* snapshot files written */
+    double ema_val_acc;      /* last validation accuracy of the EMA weights (NaN: off) */
 } cn_train_report;
 
 /* cn_train: train m on train for cfg->epochs epochs.
  *   m      compiled for training (batch >= cfg->batch) with a label loss (e.g.
  *          cross_entropy) and a prediction node (cn_model_output) of shape
- *          (classes); initialised (cn_model_init or loaded). Trained in place:
- *          on return it holds the last parameters (the best ones are in
+ *          (classes); initialised (cn_model_init or loaded), or resumed. Trained
+ *          in place: on return it holds the last parameters (the best ones are in
  *          run_dir/best.safetensors).
  *   train  images (n, c, h, w) matching the model's input, labels.
  *   val    may be NULL (no validation, no best model, no early stopping).
@@ -76,22 +128,37 @@ typedef struct cn_train_report {
  * (so two runs with the same seed and data are bit-identical); per batch: zero
  * gradients, forward in CN_TRAIN (dropout from stream 2), the NaN/Inf guard on
  * the loss, backward, the guard on the gradient norm, cn_optim_step with
- * cn_sched_lr, cn_sched_step when the unit is per step, a checkpoint every
- * checkpoint_every steps, then the progress callback ("epoch E", batch done of
- * total). After the epoch: validation (CN_EVAL) accuracy and mean loss, the
- * per-epoch schedule step (plateau: cn_sched_step_metric with the validation
+ * cn_sched_lr (bracketed by the monitor's before / after), the EMA update,
+ * cn_sched_step when the unit is per step, a checkpoint every checkpoint_every
+ * steps, then the progress callback ("epoch E", batch done of total). After the
+ * epoch: validation (CN_EVAL) accuracy and mean loss (and of the EMA weights),
+ * the per-epoch schedule step (plateau: cn_sched_step_metric with the validation
  * loss, or accuracy in max mode; the training loss without val), one line
  * appended to run_dir/metrics.jsonl, best.safetensors when validation accuracy
- * improved, early stopping.
+ * improved, the on_epoch callback, early stopping. At the end: model.safetensors
+ * (the last weights) and ema.safetensors.
+ * Resuming (cfg->resume): the checkpoint restores parameters, buffers, optimiser
+ * and schedule state, step and epoch, both random streams, the epoch's data
+ * order and running sums, the best accuracy and the patience counter, and the
+ * EMA weights; the run then goes on from the next step exactly as the
+ * uninterrupted run would have (bit-identical parameters with the same thread
+ * count). metrics.jsonl is appended to. A checkpoint whose data or configuration
+ * fingerprint differs is refused (CN_ERR_ARG with both fingerprints in hex)
+ * unless cfg->force_resume.
+ * The NaN / Inf guard names the step and the first node (in forward order) whose
+ * output is non-finite, or for the gradient the first node in backward order
+ * whose output gradient is, else the first parameter gradient. Checkpoints with
+ * non-finite values are never written (cn_checkpoint_save refuses them).
  * A callback asking to stop ends the run after the current step: a checkpoint
  * is written (with run_dir) and CN_ERR_ARG "cancelled at step N" is returned.
  * Errors: CN_ERR_ARG (NULL arguments, bad config fields named, data shapes not
- * matching the model, cancelled), CN_ERR_NUMERIC ("step N (epoch E, batch B):
- * loss is nan" or "gradient norm is inf") under CN_NAN_STOP, CN_ERR_IO naming
- * the run_dir file (metrics.jsonl is created before the first step, so an
- * unwritable folder fails at once), and the errors of forward, backward, the
- * optimiser, the schedule and the checkpoint writer. rep is filled as far as
- * the run went, on error too. */
+ * matching the model, cancelled, fingerprints differing), CN_ERR_NUMERIC
+ * ("step N (epoch E, batch B): loss is nan (first non-finite output: node
+ * 'linear2' (linear))") under CN_NAN_STOP, CN_ERR_IO naming the run_dir file
+ * (metrics.jsonl is opened before the first step, so an unwritable folder fails
+ * at once), and the errors of forward, backward, the optimiser, the schedule,
+ * the checkpoint reader and writer. rep is filled as far as the run went, on
+ * error too. */
 cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
                    const cn_train_config *cfg, cn_train_report *rep, const cn_progress *prog,
                    cn_error *err);

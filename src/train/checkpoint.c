@@ -6,6 +6,7 @@
 #include "convnet/checkpoint.h"
 #include "convnet/safetensors.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,9 @@ void cn_train_state_release(cn_train_state *ts)
     cn_free(ts->order);
     ts->order = NULL;
     ts->n_order = 0;
+    cn_free(ts->ema);
+    ts->ema = NULL;
+    ts->n_ema = 0;
 }
 
 /* ---------------------------------------------------------------- little endian */
@@ -341,7 +345,59 @@ static cn_status ck_add_sections(cn_st_writer *w, const cn_params *ps, const cn_
         s = cn_st_writer_add(w, "train/order", CN_DTYPE_I32, 1, shape, b, err);
         cn_free(b);
     }
+    if (s == CN_OK && ts->n_sums > 0) {
+        uint8_t b[8 * CN_TRAIN_MAX_SUMS];
+        for (int i = 0; i < ts->n_sums; i++) {
+            uint64_t u;
+            memcpy(&u, &ts->sums[i], sizeof u);
+            ck_put_u64(b + 8 * i, u);
+        }
+        uint64_t shape[1] = {(uint64_t)ts->n_sums};
+        s = cn_st_writer_add(w, "train/sums", CN_DTYPE_F64, 1, shape, b, err);
+    }
+    if (s == CN_OK && ts->n_ema > 0) {
+        uint64_t shape[1] = {(uint64_t)ts->n_ema};
+        s = ck_add_reals(w, "train/ema", 1, shape, ts->ema, err);
+    }
     return s;
+}
+
+/* The first non-finite value of x[0..n), or -1. */
+static long ck_first_nonfinite(const cn_real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (long)i;
+    return -1;
+}
+
+/* Refuse to write non-finite numbers: a checkpoint is a state to go back to. */
+static cn_status ck_check_finite(const char *path, const cn_params *ps, const cn_optimizer *opt,
+                                 const cn_train_state *ts, cn_error *err)
+{
+    for (int k = 0; k < ps->n; k++) {
+        const cn_param *p = &ps->p[k];
+        long i = ck_first_nonfinite(p->value, p->numel);
+        if (i >= 0)
+            return cn_error_set(err, CN_ERR_NUMERIC,
+                                "%s: save checkpoint: refused: parameter '%s' has a non-finite "
+                                "value at [%ld]",
+                                path, p->name, i);
+    }
+    if (opt && ps->state) {
+        long i = ck_first_nonfinite(ps->state, (size_t)ps->state_slots * ps->count);
+        if (i >= 0)
+            return cn_error_set(err, CN_ERR_NUMERIC,
+                                "%s: save checkpoint: refused: optimizer state has a non-finite "
+                                "value at [%ld]",
+                                path, i);
+    }
+    long i = ts->ema ? ck_first_nonfinite(ts->ema, ts->n_ema) : -1;
+    if (i >= 0)
+        return cn_error_set(err, CN_ERR_NUMERIC,
+                            "%s: save checkpoint: refused: EMA weights have a non-finite value "
+                            "at [%ld]",
+                            path, i);
+    return CN_OK;
 }
 
 cn_status cn_checkpoint_save(const char *path, const cn_model *m, const cn_optimizer *opt,
@@ -362,6 +418,16 @@ cn_status cn_checkpoint_save(const char *path, const cn_model *m, const cn_optim
     if (ts->n_order > (size_t)INT32_MAX)
         return cn_error_set(err, CN_ERR_RANGE, "%s: save checkpoint: data order of %zu entries",
                             path, ts->n_order);
+    if (ts->n_sums < 0 || ts->n_sums > CN_TRAIN_MAX_SUMS)
+        return cn_error_set(err, CN_ERR_ARG, "%s: save checkpoint: n_sums = %d: must be 0..%d",
+                            path, ts->n_sums, CN_TRAIN_MAX_SUMS);
+    if (ts->n_ema > 0 && (!ts->ema || ts->n_ema != ps->count))
+        return cn_error_set(err, CN_ERR_ARG,
+                            "%s: save checkpoint: n_ema = %zu: must be 0 or the store's %zu "
+                            "values (with a non-NULL ema)",
+                            path, ts->n_ema, ps->count);
+    cn_status fs = ck_check_finite(path, ps, opt, ts, err);
+    if (fs != CN_OK) return fs;
     cn_st_writer *w = cn_st_writer_new(err);
     if (!w) return cn_error_prefix(err, "%s: ", path);
     uint8_t *buf = NULL;
@@ -405,6 +471,10 @@ typedef struct ck_loaded {
     int n_rngs;
     int *order;
     size_t n_order;
+    double sums[CN_TRAIN_MAX_SUMS];
+    int n_sums;
+    cn_real *ema;
+    size_t n_ema;
 } ck_loaded;
 
 static cn_status ck_check_format(const cn_safetensors *st, const char *path, cn_error *err)
@@ -482,8 +552,8 @@ static cn_status ck_decode_sched(const cn_safetensors *st, const char *path,
     return CN_OK;
 }
 
-static cn_status ck_decode_train(const cn_safetensors *st, const char *path, ck_loaded *L,
-                                 cn_error *err)
+static cn_status ck_decode_train(const cn_safetensors *st, const char *path, size_t ps_count,
+                                 ck_loaded *L, cn_error *err)
 {
     const char *names[4] = {"train/step", "train/epoch", "train/data_fingerprint",
                             "train/config_fingerprint"};
@@ -521,6 +591,36 @@ static cn_status ck_decode_train(const cn_safetensors *st, const char *path, ck_
             L->n_order = n;
         }
     }
+    t = cn_safetensors_find(st, "train/sums");
+    if (t) {
+        if (t->dtype != CN_DTYPE_F64 || t->ndim != 1 || t->shape[0] > CN_TRAIN_MAX_SUMS)
+            return cn_error_set(err, CN_ERR_FORMAT,
+                                "%s: tensor 'train/sums': expected F64 (k) with k <= %d", path,
+                                CN_TRAIN_MAX_SUMS);
+        L->n_sums = (int)t->shape[0];
+        for (int i = 0; i < L->n_sums; i++) {
+            uint64_t u = ck_get_u64(t->data + 8 * i);
+            memcpy(&L->sums[i], &u, sizeof u);
+        }
+    }
+    t = cn_safetensors_find(st, "train/ema");
+    if (t) {
+        if ((t->dtype != CN_DTYPE_F32 && t->dtype != CN_DTYPE_F64) || t->ndim != 1 ||
+            t->shape[0] != ps_count)
+            return cn_error_set(err, CN_ERR_FORMAT,
+                                "%s: tensor 'train/ema': expected F32/F64 (%zu)", path, ps_count);
+        L->ema = cn_malloc((ps_count ? ps_count : 1) * sizeof(cn_real));
+        if (!L->ema)
+            return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory for the EMA weights", path);
+        for (size_t i = 0; i < ps_count; i++) {
+            double v = ck_get_float(t, i);
+            if (!isfinite(v))
+                return cn_error_set(err, CN_ERR_FORMAT,
+                                    "%s: tensor 'train/ema': non-finite value at [%zu]", path, i);
+            L->ema[i] = (cn_real)v;
+        }
+        L->n_ema = ps_count;
+    }
     return CN_OK;
 }
 
@@ -542,7 +642,7 @@ cn_status cn_checkpoint_load(const char *path, cn_model *m, cn_optimizer *opt,
     if (s == CN_OK) s = ck_check_params(st, path, ps, 0, 1, err);
     if (s == CN_OK && opt) s = ck_decode_optim(st, path, ps, opt, &L, err);
     if (s == CN_OK && sched) s = ck_decode_sched(st, path, sched, &L, err);
-    if (s == CN_OK && ts) s = ck_decode_train(st, path, &L, err);
+    if (s == CN_OK && ts) s = ck_decode_train(st, path, ps->count, &L, err);
     if (s == CN_OK) {
         ck_copy_params(st, ps);
         cn_model_mark_initialised(m);
@@ -566,9 +666,15 @@ cn_status cn_checkpoint_load(const char *path, cn_model *m, cn_optimizer *opt,
             ts->order = L.order;
             ts->n_order = L.n_order;
             L.order = NULL;
+            ts->n_sums = L.n_sums;
+            for (int i = 0; i < L.n_sums; i++) ts->sums[i] = L.sums[i];
+            ts->ema = L.ema;
+            ts->n_ema = L.n_ema;
+            L.ema = NULL;
         }
     }
     cn_free(L.order);
+    cn_free(L.ema);
     cn_safetensors_free(st);
     return s;
 }

@@ -1,14 +1,19 @@
 /* trainer.c: the trainer's core loop (convnet/train.h): seeded shuffling,
- * mini-batch steps with the NaN/Inf guard, the schedule, validation, metrics
- * lines in run_dir/metrics.jsonl, the best model, early stopping, periodic and
- * cancellation checkpoints. docs/train.md describes the order of events. */
+ * mini-batch steps with the NaN/Inf guard (naming the first non-finite node),
+ * the schedule, EMA weights, monitors, validation, metrics lines in
+ * run_dir/metrics.jsonl, the best model, snapshots, early stopping, periodic and
+ * cancellation checkpoints, and resuming from a checkpoint bit-identically.
+ * docs/train.md describes the order of events. */
 #include "convnet/train.h"
+#include "convnet/safetensors.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TR_PATH_MAX 4096
 
@@ -32,20 +37,32 @@ cn_train_config cn_train_config_default(void)
     return c;
 }
 
+/* The running sums a checkpoint keeps (cn_train_state.sums), by index. */
+enum {
+    S_LOSS, S_NORM, S_OK, S_SEEN, S_NORMED, S_LR, S_SECONDS, /* this epoch */
+    S_BEST_ACC, S_BEST_EPOCH, S_BAD_EPOCHS, S_SKIPPED, S_SNAPSHOTS, /* the run */
+    S_COUNT
+};
+
 /* The run's working state, so helpers and the cleanup see one place. */
 typedef struct trainer {
     cn_model *m;
     const cn_train_config *cfg;
     cn_optimizer *opt;
     cn_schedule sched;
+    cn_schedule msched;             /* the momentum schedule (momentum_schedule) */
+    cn_monitor *mon;
     cn_rng shuffle_rng, drop_rng;
     int out_node, classes, sample;  /* prediction node, its width, c*h*w */
     cn_real *x;                     /* (batch, sample) gathered images */
     int *labels;                    /* (batch) */
     int *order;                     /* (train n) this epoch's order */
     int n_order;
+    cn_real *ema;                   /* (count) EMA weights, or NULL */
     uint64_t step, epoch;           /* steps taken, epochs completed */
     uint64_t data_fp, config_fp;
+    double sums[S_COUNT];
+    int resume_batch;               /* first batch of the resumed epoch, or -1 */
     FILE *metrics;
     char path[TR_PATH_MAX];
 } trainer;
@@ -76,6 +93,9 @@ static cn_status check_config(const cn_train_config *c, cn_error *err)
                             (int)c->nan_policy);
     if (c->threads < 0)
         return cn_error_set(err, CN_ERR_ARG, "train: threads = %d: must be >= 0", c->threads);
+    if (!(c->ema_decay >= 0 && c->ema_decay < 1))
+        return cn_error_set(err, CN_ERR_ARG, "train: ema_decay = %g: must be in [0, 1)",
+                            c->ema_decay);
     if ((int)c->sched.unit < 0 || c->sched.unit >= CN_SCHED_UNIT_COUNT)
         return cn_error_set(err, CN_ERR_ARG, "train: schedule unit = %d: unknown",
                             (int)c->sched.unit);
@@ -169,6 +189,10 @@ static cn_status save_checkpoint(trainer *t, cn_error *err)
     ts.config_fingerprint = t->config_fp;
     ts.order = t->order;
     ts.n_order = (size_t)t->n_order;
+    for (int i = 0; i < S_COUNT; i++) ts.sums[i] = t->sums[i];
+    ts.n_sums = S_COUNT;
+    ts.ema = t->ema;
+    ts.n_ema = t->ema ? cn_model_params(t->m)->count : 0;
     return cn_checkpoint_save(t->path, t->m, t->opt, &t->sched, &ts, err);
 }
 
@@ -180,11 +204,30 @@ static json_t *num(double v)
 
 typedef struct epoch_stats {
     double loss, lr, train_acc, val_acc, val_loss, grad_norm, images_per_s, seconds;
+    double ema_val_acc;
 } epoch_stats;
+
+/* The monitor's JSON as an object: "update_ratio" always, "layers" with monitor. */
+static cn_status monitor_json(trainer *t, json_t **ratios, json_t **layers, cn_error *err)
+{
+    *ratios = *layers = NULL;
+    char *text = cn_monitor_json(t->mon, err);
+    if (!text) return err ? err->code : CN_ERR_NOMEM;
+    json_t *o = json_loads(text, 0, NULL);
+    cn_free(text);
+    if (!o) return cn_error_set(err, CN_ERR_NOMEM, "train: monitor JSON: out of memory");
+    *ratios = json_incref(json_object_get(o, "update_ratio"));
+    if (t->cfg->monitor) *layers = json_incref(json_object_get(o, "layers"));
+    json_decref(o);
+    return CN_OK;
+}
 
 static cn_status write_metrics(trainer *t, const epoch_stats *s, int has_val, cn_error *err)
 {
     if (!t->metrics) return CN_OK;
+    json_t *ratios, *layers;
+    cn_status st = monitor_json(t, &ratios, &layers, err);
+    if (st != CN_OK) return st;
     json_t *o = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "epoch",
                           (json_int_t)t->epoch, "step", (json_int_t)t->step, "loss",
                           num(s->loss), "lr", num(s->lr), "train_acc", num(s->train_acc),
@@ -192,7 +235,14 @@ static cn_status write_metrics(trainer *t, const epoch_stats *s, int has_val, cn
                           has_val ? num(s->val_loss) : json_null(), "grad_norm",
                           num(s->grad_norm), "images_per_s", num(s->images_per_s),
                           "seconds", num(s->seconds));
-    if (!o) return cn_error_set(err, CN_ERR_NOMEM, "train: metrics line: out of memory");
+    if (o && t->ema) json_object_set_new(o, "ema_val_acc", num(s->ema_val_acc));
+    if (o) json_object_set_new(o, "update_ratio", ratios ? ratios : json_object());
+    if (o && layers) json_object_set_new(o, "layers", layers);
+    if (!o) {
+        json_decref(ratios);
+        json_decref(layers);
+        return cn_error_set(err, CN_ERR_NOMEM, "train: metrics line: out of memory");
+    }
     int bad = json_dumpf(o, t->metrics, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 ||
               fputc('\n', t->metrics) == EOF || fflush(t->metrics) != 0;
     json_decref(o);
@@ -204,27 +254,285 @@ static cn_status write_metrics(trainer *t, const epoch_stats *s, int has_val, cn
 
 static uint64_t config_fingerprint(const cn_train_config *c)
 {
-    int64_t ints[6] = {c->epochs, c->batch, (int64_t)c->optim.kind, (int64_t)c->sched.kind,
-                       (int64_t)c->sched.unit, (int64_t)c->nan_policy};
-    double reals[4] = {c->optim.momentum, c->optim.weight_decay, c->sched.base_lr,
-                       c->sched.gamma};
+    if (c->config_fingerprint) return c->config_fingerprint;
+    int64_t ints[7] = {c->epochs, c->batch, (int64_t)c->optim.kind, (int64_t)c->sched.kind,
+                       (int64_t)c->sched.unit, (int64_t)c->nan_policy, c->snapshots};
+    double reals[5] = {c->optim.momentum, c->optim.weight_decay, c->sched.base_lr,
+                       c->sched.gamma, c->ema_decay};
     uint64_t h = cn_fingerprint64(ints, sizeof ints, 0);
     h = cn_fingerprint64(&c->seed, sizeof c->seed, h);
     return cn_fingerprint64(reals, sizeof reals, h);
 }
 
+/* Index of the first non-finite value of x[0..n), or -1. */
+static long first_nonfinite(const cn_real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (long)i;
+    return -1;
+}
+
+/* Values per sample of node id (1 for losses, which output the batch mean). */
+static size_t node_numel(const cn_model *m, int id, int n)
+{
+    int nd, shape[CN_MAX_DIMS];
+    if (cn_model_node_shape(m, id, &nd, shape, NULL) != CN_OK) return 0;
+    size_t k = 1;
+    for (int d = 0; d < nd; d++) k *= (size_t)shape[d];
+    return nd == 0 ? 1 : k * (size_t)n;
+}
+
+/* Where the first non-finite number is: forward outputs in node order
+ * (grads == 0), or output gradients in backward order, then parameter gradients. */
+static void locate_nonfinite(trainer *t, int n, int grads, char *buf, size_t cap)
+{
+    cn_model *m = t->m;
+    int nn = cn_model_num_nodes(m);
+    buf[0] = '\0';
+    for (int k = 0; k < nn; k++) {
+        int id = grads ? nn - 1 - k : k;
+        const cn_real *v = grads ? cn_model_node_grad(m, id) : cn_model_node_value(m, id);
+        if (!v) continue;
+        long i = first_nonfinite(v, node_numel(m, id, n));
+        if (i < 0) continue;
+        snprintf(buf, cap, " (first non-finite %s: node '%s' (%s), value [%ld])",
+                 grads ? "output gradient" : "output", cn_model_node_name(m, id),
+                 cn_op_name(cn_model_node_op(m, id)), i);
+        return;
+    }
+    if (!grads) return;
+    cn_params *ps = cn_model_params(m);
+    for (int k = 0; k < ps->n; k++) {
+        const cn_param *p = &ps->p[k];
+        if (!p->grad) continue;
+        long i = first_nonfinite(p->grad, p->numel);
+        if (i < 0) continue;
+        snprintf(buf, cap, " (first non-finite gradient: parameter '%s' [%ld])", p->name, i);
+        return;
+    }
+}
+
 /* The guard: CN_OK to go on with the step, 1 (as *skip) to drop it, or an error. */
-static cn_status guard(trainer *t, double v, const char *what, int epoch, int batch, int *skip,
-                       cn_error *err)
+static cn_status guard(trainer *t, double v, const char *what, int epoch, int batch, int n,
+                       int *skip, cn_error *err)
 {
     if (isfinite(v)) return CN_OK;
     if (t->cfg->nan_policy == CN_NAN_SKIP) {
         *skip = 1;
         return CN_OK;
     }
-    return cn_error_set(err, CN_ERR_NUMERIC, "train: step %llu (epoch %d, batch %d): %s is %s",
+    char where[256];
+    locate_nonfinite(t, n, strcmp(what, "loss") != 0, where, sizeof where);
+    return cn_error_set(err, CN_ERR_NUMERIC, "train: step %llu (epoch %d, batch %d): %s is %s%s",
                         (unsigned long long)t->step + 1, epoch, batch, what,
-                        isnan(v) ? "nan" : "inf");
+                        isnan(v) ? "nan" : "inf", where);
+}
+
+/* Save the model under run_dir/name: a model file with cfg->info, else weights. */
+static cn_status save_model(trainer *t, const char *name, const cn_meta_pair *meta, int n_meta,
+                            cn_error *err)
+{
+    if (!t->cfg->run_dir) return CN_OK;
+    cn_status st = run_path(t, name, err);
+    if (st != CN_OK) return st;
+    if (t->cfg->info) return cn_model_file_save(t->path, t->m, t->cfg->info, meta, n_meta, err);
+    return cn_model_save_weights(t->m, t->path, meta, n_meta, err);
+}
+
+/* Exchange the trainable values with the EMA weights (twice restores them). */
+static void swap_ema(trainer *t)
+{
+    cn_params *ps = cn_model_params(t->m);
+    for (size_t i = 0; i < ps->count; i++) {
+        cn_real v = ps->values[i];
+        ps->values[i] = t->ema[i];
+        t->ema[i] = v;
+    }
+}
+
+static void update_ema(trainer *t)
+{
+    cn_params *ps = cn_model_params(t->m);
+    cn_real d = (cn_real)t->cfg->ema_decay, e = (cn_real)(1 - t->cfg->ema_decay);
+    for (size_t i = 0; i < ps->count; i++) t->ema[i] = d * t->ema[i] + e * ps->values[i];
+}
+
+/* Snapshot ensembles: before a schedule step that restarts a cosine_restarts
+ * cycle (the learning rate would jump up), save the weights that end the cycle
+ * (not after the run's last step: model.safetensors holds those). */
+static cn_status maybe_snapshot(trainer *t, cn_error *err)
+{
+    if (!t->cfg->snapshots || t->cfg->sched.kind != CN_SCHED_COSINE_RESTARTS) return CN_OK;
+    cn_schedule next = t->sched;
+    double now = cn_sched_lr(&t->sched);
+    cn_sched_step(&next);
+    if (!(cn_sched_lr(&next) > now)) return CN_OK;
+    int k = (int)t->sums[S_SNAPSHOTS] + 1;
+    char name[48], stp[32];
+    snprintf(name, sizeof name, "snapshot-%d.safetensors", k);
+    snprintf(stp, sizeof stp, "%llu", (unsigned long long)t->step + 1);
+    cn_meta_pair meta[1] = {{"step", stp}};
+    cn_status st = save_model(t, name, meta, 1, err);
+    if (st == CN_OK) t->sums[S_SNAPSHOTS] = k;
+    return st;
+}
+
+/* One mini-batch step. *stop is set when the progress callback asks to stop. */
+static cn_status train_step(trainer *t, const cn_dataset *train, int e, int bi, int n_batches,
+                            const cn_progress *prog, cn_train_report *rep, int *stop,
+                            cn_error *err)
+{
+    const cn_train_config *cfg = t->cfg;
+    int b = cfg->batch, n = train->n;
+    int from = bi * b, nb = n - from < b ? n - from : b;
+    gather(t, train, t->order, from, nb);
+    cn_target tg = {.labels = t->labels, .values = NULL};
+    double loss = 0, gn = 0;
+    int skip = 0;
+    cn_status st;
+    cn_zero_grad(t->m);
+    st = cn_model_forward(t->m, nb, t->x, &tg, CN_TRAIN, &t->drop_rng, &loss, err);
+    if (st != CN_OK) return st;
+    if ((st = guard(t, loss, "loss", e, bi + 1, nb, &skip, err)) != CN_OK) return st;
+    int ok = 0;
+    if (!skip) {
+        ok = count_correct(t, nb);
+        if ((st = cn_model_backward(t->m, err)) != CN_OK) return st;
+        gn = cn_optim_grad_norm(t->opt);
+        if ((st = guard(t, gn, "gradient norm", e, bi + 1, nb, &skip, err)) != CN_OK) return st;
+    }
+    double lr = cn_sched_lr(&t->sched);
+    if (skip) {
+        cn_zero_grad(t->m);
+        t->sums[S_SKIPPED] += 1;
+    } else {
+        int every = n_batches >= 8 ? n_batches / 8 : 1;
+        if (cfg->monitor && bi % every == 0 && (st = cn_monitor_observe(t->mon, nb, err)) != CN_OK)
+            return st;
+        if (cfg->momentum_schedule &&
+            (st = cn_optim_set_momentum(t->opt, cn_sched_lr(&t->msched), err)) != CN_OK)
+            return st;
+        cn_monitor_before_step(t->mon);
+        if ((st = cn_optim_step(t->opt, lr, &gn, err)) != CN_OK) return st;
+        cn_monitor_after_step(t->mon);
+        if (t->ema) update_ema(t);
+        t->sums[S_LOSS] += loss * nb;
+        t->sums[S_SEEN] += nb;
+        t->sums[S_OK] += ok;
+        t->sums[S_NORM] += gn;
+        t->sums[S_NORMED] += 1;
+    }
+    t->sums[S_LR] = lr;
+    if (cfg->momentum_schedule && cfg->momentum_sched.unit == CN_SCHED_PER_STEP)
+        cn_sched_step(&t->msched);
+    if (cfg->sched.unit == CN_SCHED_PER_STEP) {
+        int last = e == cfg->epochs && bi == n_batches - 1; /* model.safetensors */
+        if (!last && (st = maybe_snapshot(t, err)) != CN_OK) return st;
+        cn_sched_step(&t->sched);
+    }
+    t->step++;
+    rep->steps = t->step;
+    rep->skipped_steps = (uint64_t)t->sums[S_SKIPPED];
+    if (cfg->checkpoint_every > 0 && t->step % (uint64_t)cfg->checkpoint_every == 0 &&
+        (st = save_checkpoint(t, err)) != CN_OK)
+        return st;
+    char stage[32];
+    snprintf(stage, sizeof stage, "epoch %d", e);
+    if (cn_progress_report(prog, stage, (size_t)bi + 1, (size_t)n_batches)) *stop = 1;
+    return CN_OK;
+}
+
+/* Validation of the EMA weights (swapped in and back). */
+static cn_status evaluate_ema(trainer *t, const cn_dataset *val, double *acc, cn_error *err)
+{
+    double loss;
+    swap_ema(t);
+    cn_status st = evaluate(t, val, acc, &loss, err);
+    swap_ema(t);
+    return st;
+}
+
+static cn_status cancelled(trainer *t, int e, cn_error *err)
+{
+    cn_status st = save_checkpoint(t, err);
+    if (st != CN_OK) return st;
+    return cn_error_set(err, CN_ERR_ARG, "train: cancelled at step %llu (epoch %d)",
+                        (unsigned long long)t->step, e);
+}
+
+/* After the epoch's steps: validation, schedule, metrics, best model, callback.
+ * *stop: early stopping (1) or the callback asked to stop (2). */
+static cn_status end_epoch(trainer *t, const cn_dataset *train, const cn_dataset *val, int e,
+                           double t0, cn_train_report *rep, int *stop, cn_error *err)
+{
+    const cn_train_config *cfg = t->cfg;
+    cn_status st;
+    double train_seconds = t->sums[S_SECONDS] + (cn_time_now() - t0);
+    double seen = t->sums[S_SEEN];
+    epoch_stats s;
+    s.loss = seen > 0 ? t->sums[S_LOSS] / seen : NAN;
+    s.lr = t->sums[S_LR];
+    s.train_acc = seen > 0 ? t->sums[S_OK] / seen : 0;
+    s.grad_norm = t->sums[S_NORMED] > 0 ? t->sums[S_NORM] / t->sums[S_NORMED] : NAN;
+    s.images_per_s = train_seconds > 0 ? train->n / train_seconds : 0;
+    s.val_acc = -1;
+    s.val_loss = NAN;
+    s.ema_val_acc = NAN;
+    if (val && (st = evaluate(t, val, &s.val_acc, &s.val_loss, err)) != CN_OK) return st;
+    if (val && t->ema && (st = evaluate_ema(t, val, &s.ema_val_acc, err)) != CN_OK) return st;
+    s.seconds = cn_time_now() - t0 + t->sums[S_SECONDS];
+    t->epoch = (uint64_t)e;
+    rep->epochs_run = e;
+    rep->final_train_acc = s.train_acc;
+    rep->final_loss = s.loss;
+    rep->final_val_acc = s.val_acc;
+    rep->final_val_loss = s.val_loss;
+    rep->ema_val_acc = s.ema_val_acc;
+    if (cfg->sched.unit == CN_SCHED_PER_EPOCH) {
+        if (cfg->sched.kind == CN_SCHED_PLATEAU) {
+            double metric = !val ? s.loss
+                            : cfg->sched.mode == CN_SCHED_MODE_MAX ? s.val_acc
+                                                                   : s.val_loss;
+            if ((st = cn_sched_step_metric(&t->sched, metric, err)) != CN_OK) return st;
+        } else {
+            if (e < cfg->epochs && (st = maybe_snapshot(t, err)) != CN_OK) return st;
+            cn_sched_step(&t->sched);
+        }
+    }
+    if (cfg->momentum_schedule && cfg->momentum_sched.unit == CN_SCHED_PER_EPOCH)
+        cn_sched_step(&t->msched);
+    if ((st = write_metrics(t, &s, val != NULL, err)) != CN_OK) return st;
+    int improved = 0;
+    if (val && s.val_acc > t->sums[S_BEST_ACC]) {
+        improved = 1;
+        t->sums[S_BEST_ACC] = s.val_acc;
+        t->sums[S_BEST_EPOCH] = e;
+        t->sums[S_BAD_EPOCHS] = 0;
+        char ep[32], acc[32];
+        snprintf(ep, sizeof ep, "%d", e);
+        snprintf(acc, sizeof acc, "%.6f", s.val_acc);
+        cn_meta_pair meta[2] = {{"epoch", ep}, {"val_acc", acc}};
+        if ((st = save_model(t, "best.safetensors", meta, 2, err)) != CN_OK) return st;
+    } else if (val) {
+        t->sums[S_BAD_EPOCHS] += 1;
+    }
+    rep->best_val_acc = val ? t->sums[S_BEST_ACC] : -1;
+    rep->best_epoch = (int)t->sums[S_BEST_EPOCH];
+    if (cfg->on_epoch) {
+        cn_train_epoch info = {e, cfg->epochs, t->step, s.loss, s.lr, s.train_acc,
+                               val ? s.val_acc : NAN, s.val_loss, s.grad_norm, s.images_per_s,
+                               s.seconds, s.ema_val_acc, improved, t->mon,
+                               val ? cn_gap_reading(s.train_acc, s.val_acc)
+                                   : cn_gap_reading(NAN, NAN)};
+        if (cfg->on_epoch(cfg->on_epoch_ud, &info)) *stop = 2;
+    }
+    cn_monitor_reset(t->mon);
+    for (int i = S_LOSS; i <= S_SECONDS; i++) t->sums[i] = 0;
+    if (*stop == 0 && val && cfg->patience > 0 && t->sums[S_BAD_EPOCHS] >= cfg->patience) {
+        rep->stopped_early = 1;
+        *stop = 1;
+    }
+    return CN_OK;
 }
 
 static cn_status train_loop(trainer *t, const cn_dataset *train, const cn_dataset *val,
@@ -233,103 +541,164 @@ static cn_status train_loop(trainer *t, const cn_dataset *train, const cn_datase
     const cn_train_config *cfg = t->cfg;
     int b = cfg->batch, n = train->n;
     int n_batches = (n + b - 1) / b;
-    int bad_epochs = 0;
     cn_status st;
-    for (int e = 1; e <= cfg->epochs; e++) {
+    for (int e = (int)t->epoch + 1; e <= cfg->epochs; e++) {
         double t0 = cn_time_now();
-        for (int i = 0; i < n; i++) t->order[i] = i;
-        cn_rng_shuffle(&t->shuffle_rng, t->order, (size_t)n);
-        double loss_sum = 0, norm_sum = 0, lr = cn_sched_lr(&t->sched);
-        long ok = 0, seen = 0, normed = 0;
-        char stage[32];
-        snprintf(stage, sizeof stage, "epoch %d", e);
-        for (int bi = 0; bi < n_batches; bi++) {
-            int from = bi * b, nb = n - from < b ? n - from : b;
-            gather(t, train, t->order, from, nb);
-            cn_target tg = {.labels = t->labels, .values = NULL};
-            double loss = 0, gn = 0;
-            int skip = 0;
-            cn_zero_grad(t->m);
-            st = cn_model_forward(t->m, nb, t->x, &tg, CN_TRAIN, &t->drop_rng, &loss, err);
+        int b0 = 0;
+        if (t->resume_batch >= 0) {
+            b0 = t->resume_batch; /* order and sums came from the checkpoint */
+            t->resume_batch = -1;
+        } else {
+            for (int i = 0; i < n; i++) t->order[i] = i;
+            cn_rng_shuffle(&t->shuffle_rng, t->order, (size_t)n);
+        }
+        for (int bi = b0; bi < n_batches; bi++) {
+            int stop = 0;
+            st = train_step(t, train, e, bi, n_batches, prog, rep, &stop, err);
             if (st != CN_OK) return st;
-            if ((st = guard(t, loss, "loss", e, bi + 1, &skip, err)) != CN_OK) return st;
-            if (!skip) {
-                ok += count_correct(t, nb);
-                if ((st = cn_model_backward(t->m, err)) != CN_OK) return st;
-                gn = cn_optim_grad_norm(t->opt);
-                if ((st = guard(t, gn, "gradient norm", e, bi + 1, &skip, err)) != CN_OK)
-                    return st;
-            }
-            lr = cn_sched_lr(&t->sched);
-            if (skip) {
-                cn_zero_grad(t->m);
-                rep->skipped_steps++;
-            } else {
-                if ((st = cn_optim_step(t->opt, lr, &gn, err)) != CN_OK) return st;
-                loss_sum += loss * nb;
-                seen += nb;
-                norm_sum += gn;
-                normed++;
-            }
-            if (cfg->sched.unit == CN_SCHED_PER_STEP) cn_sched_step(&t->sched);
-            t->step++;
-            rep->steps = t->step;
-            if (cfg->checkpoint_every > 0 && t->step % (uint64_t)cfg->checkpoint_every == 0 &&
-                (st = save_checkpoint(t, err)) != CN_OK)
-                return st;
-            if (cn_progress_report(prog, stage, (size_t)bi + 1, (size_t)n_batches)) {
-                if ((st = save_checkpoint(t, err)) != CN_OK) return st;
-                return cn_error_set(err, CN_ERR_ARG, "train: cancelled at step %llu (epoch %d)",
-                                    (unsigned long long)t->step, e);
+            if (stop) {
+                t->sums[S_SECONDS] += cn_time_now() - t0;
+                return cancelled(t, e, err);
             }
         }
-        double train_seconds = cn_time_now() - t0;
-        epoch_stats s;
-        s.loss = seen ? loss_sum / seen : NAN;
-        s.lr = lr;
-        s.train_acc = seen ? (double)ok / seen : 0;
-        s.grad_norm = normed ? norm_sum / normed : NAN;
-        s.images_per_s = train_seconds > 0 ? n / train_seconds : 0;
-        s.val_acc = -1;
-        s.val_loss = NAN;
-        if (val && (st = evaluate(t, val, &s.val_acc, &s.val_loss, err)) != CN_OK) return st;
-        s.seconds = cn_time_now() - t0;
-        t->epoch = (uint64_t)e;
-        rep->epochs_run = e;
-        rep->final_train_acc = s.train_acc;
-        rep->final_loss = s.loss;
-        rep->final_val_acc = s.val_acc;
-        rep->final_val_loss = s.val_loss;
-        if (cfg->sched.unit == CN_SCHED_PER_EPOCH) {
-            if (cfg->sched.kind == CN_SCHED_PLATEAU) {
-                double metric = !val ? s.loss
-                                : cfg->sched.mode == CN_SCHED_MODE_MAX ? s.val_acc
-                                                                       : s.val_loss;
-                if ((st = cn_sched_step_metric(&t->sched, metric, err)) != CN_OK) return st;
-            } else {
-                cn_sched_step(&t->sched);
-            }
-        }
-        if ((st = write_metrics(t, &s, val != NULL, err)) != CN_OK) return st;
-        if (!val) continue;
-        if (s.val_acc > rep->best_val_acc) {
-            rep->best_val_acc = s.val_acc;
-            rep->best_epoch = e;
-            bad_epochs = 0;
-            if (cfg->run_dir) {
-                if ((st = run_path(t, "best.safetensors", err)) != CN_OK) return st;
-                char ep[32];
-                snprintf(ep, sizeof ep, "%d", e);
-                cn_meta_pair meta[1] = {{"epoch", ep}};
-                st = cn_model_save_weights(t->m, t->path, meta, 1, err);
-                if (st != CN_OK) return st;
-            }
-        } else if (cfg->patience > 0 && ++bad_epochs >= cfg->patience) {
-            rep->stopped_early = 1;
-            break;
-        }
+        int stop = 0;
+        if ((st = end_epoch(t, train, val, e, t0, rep, &stop, err)) != CN_OK) return st;
+        if (stop == 2) return cancelled(t, e, err);
+        if (stop == 1) break;
     }
-    return CN_OK;
+    cn_meta_pair meta[1] = {{"step", NULL}};
+    char stp[32];
+    snprintf(stp, sizeof stp, "%llu", (unsigned long long)t->step);
+    meta[0].value = stp;
+    if ((st = save_model(t, "model.safetensors", meta, 1, err)) != CN_OK) return st;
+    if (t->ema) {
+        swap_ema(t);
+        st = save_model(t, "ema.safetensors", meta, 1, err);
+        swap_ema(t);
+    }
+    return st;
+}
+
+/* A crash inside the write protocol can leave checkpoint.safetensors.tmp.XXXXXX
+ * behind (RELIABILITY C8): remove them before the run writes its own. */
+static void remove_stale_temps(trainer *t)
+{
+    if (!t->cfg->run_dir) return;
+    DIR *d = opendir(t->cfg->run_dir);
+    if (!d) return;
+    static const char prefix[] = "checkpoint.safetensors.tmp.";
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0) continue;
+        if (run_path(t, e->d_name, NULL) == CN_OK) unlink(t->path);
+    }
+    closedir(d);
+}
+
+/* After a crash, metrics.jsonl may hold lines of epochs that ended after the
+ * checkpoint (they will be run again) or a torn last line: keep only the complete
+ * lines of epochs <= the checkpoint's, rewritten atomically. */
+static cn_status trim_metrics(trainer *t, uint64_t epoch, cn_error *err)
+{
+    if (!t->cfg->run_dir) return CN_OK;
+    cn_status st = run_path(t, "metrics.jsonl", err);
+    if (st != CN_OK) return st;
+    FILE *f = fopen(t->path, "rb");
+    if (!f) return CN_OK; /* nothing written yet */
+    size_t cap = 1 << 16, len = 0;
+    char *out = cn_malloc(cap), *line = cn_malloc(1 << 20);
+    if (!out || !line) {
+        fclose(f);
+        cn_free(out);
+        cn_free(line);
+        return cn_error_set(err, CN_ERR_NOMEM, "train: out of memory reading %s", t->path);
+    }
+    while (fgets(line, 1 << 20, f)) {
+        size_t n = strlen(line);
+        if (n == 0 || line[n - 1] != '\n') continue; /* torn */
+        json_t *o = json_loads(line, 0, NULL);
+        json_t *e = o ? json_object_get(o, "epoch") : NULL;
+        int keep = e && json_is_integer(e) && (uint64_t)json_integer_value(e) <= epoch;
+        json_decref(o);
+        if (!keep) continue;
+        if (len + n > cap) {
+            char *g = cn_malloc(2 * (len + n));
+            if (!g) {
+                fclose(f);
+                cn_free(out);
+                cn_free(line);
+                return cn_error_set(err, CN_ERR_NOMEM, "train: out of memory reading %s",
+                                    t->path);
+            }
+            memcpy(g, out, len);
+            cn_free(out);
+            out = g;
+            cap = 2 * (len + n);
+        }
+        memcpy(out + len, line, n);
+        len += n;
+    }
+    fclose(f);
+    cn_free(line);
+    st = cn_write_file_atomic(t->path, (const uint8_t *)out, len, 0, err);
+    cn_free(out);
+    return st;
+}
+
+/* Continue from cfg->resume: everything the checkpoint holds, then the checks. */
+static cn_status resume(trainer *t, int n_batches, cn_train_report *rep, cn_error *err)
+{
+    const cn_train_config *cfg = t->cfg;
+    cn_train_state ts;
+    memset(&ts, 0, sizeof ts);
+    cn_status st = cn_checkpoint_load(cfg->resume, t->m, t->opt, &t->sched, &ts, err);
+    if (st != CN_OK) return st;
+    if (!cfg->force_resume &&
+        (ts.data_fingerprint != t->data_fp || ts.config_fingerprint != t->config_fp)) {
+        st = cn_error_set(err, CN_ERR_ARG,
+                          "train: %s: refusing to resume: %s fingerprint differs (checkpoint "
+                          "%016llx, this run %016llx); force to resume anyway",
+                          cfg->resume,
+                          ts.data_fingerprint != t->data_fp ? "data" : "configuration",
+                          (unsigned long long)(ts.data_fingerprint != t->data_fp
+                                                   ? ts.data_fingerprint
+                                                   : ts.config_fingerprint),
+                          (unsigned long long)(ts.data_fingerprint != t->data_fp
+                                                   ? t->data_fp
+                                                   : t->config_fp));
+        goto done;
+    }
+    uint64_t done_batches = ts.step - ts.epoch * (uint64_t)n_batches;
+    if (ts.step < ts.epoch * (uint64_t)n_batches || done_batches > (uint64_t)n_batches ||
+        ts.n_rngs != 2 || ts.n_sums != S_COUNT || (ts.n_order != 0 && ts.n_order != (size_t)t->n_order) ||
+        (done_batches > 0 && ts.n_order == 0) || (t->ema && ts.n_ema == 0)) {
+        st = cn_error_set(err, CN_ERR_FORMAT,
+                          "train: %s: the checkpoint's state (step %llu, epoch %llu, %zu in "
+                          "the data order, %d sums) does not fit this run",
+                          cfg->resume, (unsigned long long)ts.step,
+                          (unsigned long long)ts.epoch, ts.n_order, ts.n_sums);
+        goto done;
+    }
+    t->step = ts.step;
+    t->epoch = ts.epoch;
+    t->shuffle_rng = ts.rngs[0];
+    t->drop_rng = ts.rngs[1];
+    for (int i = 0; i < S_COUNT; i++) t->sums[i] = ts.sums[i];
+    if (ts.n_order) memcpy(t->order, ts.order, ts.n_order * sizeof(int));
+    if (t->ema) memcpy(t->ema, ts.ema, ts.n_ema * sizeof(cn_real));
+    if (cfg->momentum_schedule) {
+        uint64_t k = cfg->momentum_sched.unit == CN_SCHED_PER_STEP ? ts.step : ts.epoch;
+        for (uint64_t i = 0; i < k; i++) cn_sched_step(&t->msched);
+    }
+    t->resume_batch = done_batches > 0 ? (int)done_batches : -1;
+    if (done_batches == (uint64_t)n_batches) t->resume_batch = n_batches;
+    if ((st = trim_metrics(t, ts.epoch, err)) != CN_OK) goto done;
+    rep->resumed = 1;
+    rep->resumed_step = ts.step;
+    rep->steps = ts.step;
+done:
+    cn_train_state_release(&ts);
+    return st;
 }
 
 cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
@@ -343,6 +712,7 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
     rep->final_val_acc = -1;
     rep->final_val_loss = NAN;
     rep->final_loss = NAN;
+    rep->ema_val_acc = NAN;
     if (!m || !train || !cfg) return cn_error_set(err, CN_ERR_ARG, "train: NULL argument");
     cn_status st = check_config(cfg, err);
     if (st != CN_OK) return st;
@@ -350,6 +720,8 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
     memset(&t, 0, sizeof t);
     t.m = m;
     t.cfg = cfg;
+    t.resume_batch = -1;
+    t.sums[S_BEST_ACC] = -1;
     cn_params *ps = cn_model_params(m);
     if (!ps) return cn_error_set(err, CN_ERR_ARG, "train: the model is not compiled");
     t.out_node = cn_model_output(m);
@@ -368,6 +740,9 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
                             train->h, train->w);
     t.sample = train->c * train->h * train->w;
     if ((st = cn_sched_init(&t.sched, &cfg->sched, err)) != CN_OK) return st;
+    if (cfg->momentum_schedule && (st = cn_sched_init(&t.msched, &cfg->momentum_sched, err)) !=
+                                      CN_OK)
+        return cn_error_prefix(err, "train: momentum schedule: ");
     if (cfg->threads > 0) cn_set_num_threads(cfg->threads);
     cn_rng_seed(&t.shuffle_rng, cfg->seed, 1);
     cn_rng_seed(&t.drop_rng, cfg->seed, 2);
@@ -379,19 +754,31 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
     t.x = cn_malloc((size_t)cfg->batch * t.sample * sizeof(cn_real)); // (batch, c*h*w)
     t.labels = cn_malloc((size_t)cfg->batch * sizeof(int));         // (batch)
     t.order = cn_malloc((size_t)train->n * sizeof(int));             // (n)
-    if (!t.x || !t.labels || !t.order) {
+    if (cfg->ema_decay > 0) t.ema = cn_malloc((ps->count ? ps->count : 1) * sizeof(cn_real));
+    if (!t.x || !t.labels || !t.order || (cfg->ema_decay > 0 && !t.ema)) {
         st = cn_error_set(err, CN_ERR_NOMEM, "train: out of memory for a batch of %d",
                           cfg->batch);
         goto done;
     }
+    if (t.ema) memcpy(t.ema, ps->values, ps->count * sizeof(cn_real));
     t.opt = cn_optim_new(&cfg->optim, ps, err);
     if (!t.opt) {
         st = err ? err->code : CN_ERR_NOMEM;
         goto done;
     }
+    t.mon = cn_monitor_new(m, CN_MONITOR_DEFAULT_BINS, err);
+    if (!t.mon) {
+        st = err ? err->code : CN_ERR_NOMEM;
+        goto done;
+    }
+    remove_stale_temps(&t);
+    if (cfg->resume) {
+        int n_batches = (train->n + cfg->batch - 1) / cfg->batch;
+        if ((st = resume(&t, n_batches, rep, err)) != CN_OK) goto done;
+    }
     if (cfg->run_dir) {
         if ((st = run_path(&t, "metrics.jsonl", err)) != CN_OK) goto done;
-        t.metrics = fopen(t.path, "w");
+        t.metrics = fopen(t.path, cfg->resume ? "a" : "w");
         if (!t.metrics) {
             st = cn_error_set(err, CN_ERR_IO, "train: %s: cannot create: %s", t.path,
                               strerror(errno));
@@ -403,9 +790,12 @@ done:
     if (t.metrics && fclose(t.metrics) != 0 && st == CN_OK)
         st = cn_error_set(err, CN_ERR_IO, "train: %s/metrics.jsonl: close failed",
                           cfg->run_dir);
+    rep->snapshots = (int)t.sums[S_SNAPSHOTS];
+    cn_monitor_free(t.mon);
     cn_optim_free(t.opt);
     cn_free(t.x);
     cn_free(t.labels);
     cn_free(t.order);
+    cn_free(t.ema);
     return st;
 }
