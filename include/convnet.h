@@ -59,6 +59,11 @@
 #include "convnet/optim.h"
 #include "convnet/schedule.h"
 #include "convnet/checkpoint.h"
+#include "convnet/builtin.h"
+#include "convnet/modelfile.h"
+#include "convnet/monitor.h"
+#include "convnet/sanity.h"
+#include "convnet/search.h"
 #include "convnet/train.h"
 
 #endif /* CONVNET_H */
