@@ -18,4 +18,16 @@ void cmd_linear_help(FILE *f);
 int cmd_augment(int argc, char **argv);
 void cmd_augment_help(FILE *f);
 
+/* convnet eval: evaluate model files, alone or as an ensemble (cli/cmd_eval.c). */
+int cmd_eval(int argc, char **argv);
+void cmd_eval_help(FILE *f);
+
+/* convnet train: train a built-in network (cli/cmd_train.c). */
+int cmd_train(int argc, char **argv);
+void cmd_train_help(FILE *f);
+
+/* convnet search: random hyperparameter search, coarse to fine (cli/cmd_search.c). */
+int cmd_search(int argc, char **argv);
+void cmd_search_help(FILE *f);
+
 #endif /* CONVNET_CLI_COMMANDS_H */

@@ -15,7 +15,11 @@ int cli_lib_error(const char *cmd, const cn_error *err)
         fprintf(stderr, "convnet: %s: interrupted\n", cmd);
         return CLI_EXIT_INTERRUPT;
     }
-    return cli_runtime_error(cmd, "%s", err->msg[0] ? err->msg : cn_status_name(err->code));
+    const char *msg = err->msg[0] ? err->msg : cn_status_name(err->code);
+    size_t n = strlen(cmd);
+    if (strncmp(msg, cmd, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        msg += n + 2; /* "train: step 4 ..." under "convnet: train: " */
+    return cli_runtime_error(cmd, "%s", msg);
 }
 
 /* Replace *ds by its first `limit` records when limit is in (0, n). */

@@ -10,7 +10,7 @@
 #include "convnet.h"
 
 #define OUT_CELL_MAX 48
-#define OUT_MAX_COLS 8
+#define OUT_MAX_COLS 24
 #define OUT_MAX_TABLES 4
 #define OUT_MAX_ROWS 64
 

@@ -1,5 +1,6 @@
 /* cli/progress.c: progress lines with rate and ETA on stderr (see progress.h), and
- * the SIGINT flag that turns Ctrl-C into a clean cancellation of library calls. */
+ * the SIGINT / SIGTERM flag that turns Ctrl-C or a kill into a clean cancellation
+ * of library calls. */
 #include "progress.h"
 
 #include <signal.h>
@@ -8,28 +9,28 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The only state shared with the signal handler. */
+/* The only state shared with the signal handler: the first signal caught. */
 static volatile sig_atomic_t interrupted_flag = 0;
 
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted_flag = 1;
+    if (!interrupted_flag) interrupted_flag = sig;
 }
 
 void cli_signals_install(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C gets the default action */
+    sa.sa_flags = SA_RESETHAND; /* a second signal gets the default action */
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 int cli_interrupted(void)
 {
-    return interrupted_flag != 0;
+    return interrupted_flag;
 }
 
 void cli_progress_init(cli_progress *p, int quiet)

@@ -3,7 +3,7 @@
  * line updated in place with '\r'; otherwise a plain line is printed at most every
  * ~2 seconds plus a final one. --quiet silences both. Also the SIGINT handling:
  * the first Ctrl-C asks the running library call to stop (through the progress
- * callback's return value), a second one kills the process. */
+ * callback's return value), a second one kills the process; SIGTERM likewise. */
 #ifndef CONVNET_CLI_PROGRESS_H
 #define CONVNET_CLI_PROGRESS_H
 
@@ -54,10 +54,12 @@ cn_progress cli_progress_begin(cli_progress *p, const char *task);
 /* cli_progress_end: finish the task's line (a newline on a terminal). */
 void cli_progress_end(cli_progress *p);
 
-/* cli_signals_install: catch the first SIGINT (see above). */
+/* cli_signals_install: catch the first SIGINT or SIGTERM (see above); a second
+ * one of either gets the default action (the process ends at once). */
 void cli_signals_install(void);
 
-/* cli_interrupted: non-zero once SIGINT was received. */
+/* cli_interrupted: the number of the first signal received (SIGINT or SIGTERM),
+ * or 0. */
 int cli_interrupted(void);
 
 #endif /* CONVNET_CLI_PROGRESS_H */

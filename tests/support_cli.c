@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -27,6 +28,19 @@ static void append(char **buf, size_t *len, size_t *cap, const char *p, size_t n
     (*buf)[*len] = '\0';
 }
 
+/* argv = {$CONVNET_BIN, args..., NULL} (at most 63 words); returns the binary. */
+static const char *make_argv(const char *const *args, const char *argv[64])
+{
+    const char *bin = getenv("CONVNET_BIN");
+    cr_assert_not_null(bin);
+    int n = 0;
+    argv[n++] = bin;
+    for (; args[n - 1] && n < 63; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    return bin;
+}
+
 const char *tst_cli_bin_or_skip(void)
 {
     const char *bin = getenv("CONVNET_BIN");
@@ -37,14 +51,8 @@ const char *tst_cli_bin_or_skip(void)
 
 tst_run tst_cli_run_env(const char *const *args, const char *const *env)
 {
-    const char *bin = getenv("CONVNET_BIN");
-    cr_assert_not_null(bin);
     const char *argv[64];
-    int n = 0;
-    argv[n++] = bin;
-    for (; args[n - 1] && n < 63; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
+    const char *bin = make_argv(args, argv);
     size_t ne = 0, nx = 0;
     while (environ[ne]) ne++;
     while (env && env[nx]) nx++;
@@ -103,6 +111,51 @@ tst_run tst_cli_run_env(const char *const *args, const char *const *env)
         cr_assert_eq(errno, EINTR);
     r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     return r;
+}
+
+int tst_cli_start(const char *const *args, const char *out_path)
+{
+    const char *argv[64];
+    const char *bin = make_argv(args, argv);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0, "posix_spawn %s: %s", bin, strerror(rc));
+    return (int)pid;
+}
+
+int tst_cli_wait(int pid)
+{
+    int ws;
+    while (waitpid((pid_t)pid, &ws, 0) < 0)
+        cr_assert_eq(errno, EINTR);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+char *tst_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    size_t k;
+    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (cap - n - 1 == 0) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
 }
 
 tst_run tst_cli_run(const char *const *args)

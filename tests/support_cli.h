@@ -24,6 +24,17 @@ const char *tst_cli_bin_or_skip(void);
 tst_run tst_cli_run(const char *const *args);
 tst_run tst_cli_run_env(const char *const *args, const char *const *env);
 
+/* tst_cli_start: start $CONVNET_BIN with args without waiting, stdout and stderr
+ * appended to the file out_path (created). Returns the child's pid. */
+int tst_cli_start(const char *const *args, const char *out_path);
+
+/* tst_cli_wait: wait for pid; its exit status, or 128 + signal. */
+int tst_cli_wait(int pid);
+
+/* tst_read_file: the whole file at path as a malloc'd NUL-terminated buffer
+ * (*len without the NUL), or NULL when it cannot be read. */
+char *tst_read_file(const char *path, size_t *len);
+
 /* tst_cli_free: free r's buffers. */
 void tst_cli_free(tst_run *r);
 
