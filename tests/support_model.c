@@ -148,3 +148,22 @@ double tst_op_gradcheck(const tst_op_case *c)
     tst_op_target_free(&t);
     return rep.max_rel_err;
 }
+
+cn_dataset *tst_blobs(int n, uint64_t seed)
+{
+    cn_error err = {0};
+    cn_dataset *ds = cn_dataset_new(n, 2, 4, 4, 3, &err);
+    cr_assert_not_null(ds, "%s", err.msg);
+    cn_rng r;
+    cn_rng_seed(&r, seed, 3);
+    cn_real *x = ds->images->data; // (n, 2, 4, 4)
+    for (int i = 0; i < n; i++) {
+        int k = i % 3;
+        ds->labels[i] = k;
+        for (int j = 0; j < 32; j++) {
+            double mean = j < 16 ? k - 1.0 : 1.0 - k;
+            x[i * 32 + j] = (cn_real)(mean + 0.3 * cn_rng_normal(&r));
+        }
+    }
+    return ds;
+}

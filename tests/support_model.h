@@ -53,4 +53,9 @@ double tst_op_gradcheck(const tst_op_case *c);
 #define TST_GRAD_H 1e-2
 #endif
 
+/* tst_blobs: a tiny separable dataset for trainer tests: n images (2, 4, 4) of
+ * 3 classes (label i % 3); class k has channel means (k - 1, 1 - k) plus normal
+ * noise of std 0.3 drawn from seed (stream 3). Asserts on failure. */
+cn_dataset *tst_blobs(int n, uint64_t seed);
+
 #endif /* CONVNET_TESTS_SUPPORT_MODEL_H */

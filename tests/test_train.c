@@ -17,6 +17,7 @@
 #include "convnet/model.h"
 #include "convnet/train.h"
 #include "support.h"
+#include "support_model.h"
 
 #define CLASSES 3
 #define BATCH 16
@@ -34,26 +35,6 @@ static void teardown(void)
 }
 
 TestSuite(train, .init = setup, .fini = teardown);
-
-/* n images (2, 4, 4): class k has channel means (k - 1, 1 - k) plus noise 0.3. */
-static cn_dataset *make_data(int n, uint64_t seed)
-{
-    cn_error err = {0};
-    cn_dataset *ds = cn_dataset_new(n, 2, 4, 4, CLASSES, &err);
-    cr_assert_not_null(ds, "%s", err.msg);
-    cn_rng r;
-    cn_rng_seed(&r, seed, 3);
-    cn_real *x = ds->images->data; // (n, 2, 4, 4)
-    for (int i = 0; i < n; i++) {
-        int k = i % CLASSES;
-        ds->labels[i] = k;
-        for (int j = 0; j < 32; j++) {
-            double mean = j < 16 ? k - 1.0 : 1.0 - k;
-            x[i * 32 + j] = (cn_real)(mean + 0.3 * cn_rng_normal(&r));
-        }
-    }
-    return ds;
-}
 
 /* input (2, 4, 4) -> flatten -> linear (CLASSES) -> cross entropy. */
 static cn_model *build(int dropout)
@@ -99,7 +80,7 @@ static int exists(const char *name)
 Test(train, learns_and_writes_metrics)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(100, 1), *va = make_data(45, 2); /* 100: a short last batch */
+    cn_dataset *tr = tst_blobs(100, 1), *va = tst_blobs(45, 2); /* 100: a short last batch */
     cn_model *m = build(0);
     cn_train_config c = config(4);
     c.run_dir = dir;
@@ -155,7 +136,7 @@ Test(train, learns_and_writes_metrics)
 Test(train, same_seed_bit_identical)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(50, 1), *va = make_data(15, 2);
+    cn_dataset *tr = tst_blobs(50, 1), *va = tst_blobs(15, 2);
     cn_model *a = build(1), *b = build(1);
     cn_train_config c = config(2);
     c.sched.unit = CN_SCHED_PER_STEP;
@@ -179,7 +160,7 @@ Test(train, same_seed_bit_identical)
 Test(train, early_stopping_on_plateau)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(60, 1), *va = make_data(30, 2);
+    cn_dataset *tr = tst_blobs(60, 1), *va = tst_blobs(30, 2);
     cn_model *m = build(0);
     cn_train_config c = config(10);
     c.optim = cn_optim_config_default(CN_OPTIM_SGD);
@@ -204,7 +185,7 @@ Test(train, early_stopping_on_plateau)
 Test(train, nan_stops_or_skips)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(48, 1);
+    cn_dataset *tr = tst_blobs(48, 1);
     tr->images->data[5 * 32 + 3] = (cn_real)NAN;
     cn_model *m = build(0);
     cn_train_config c = config(2);
@@ -225,7 +206,7 @@ Test(train, nan_stops_or_skips)
 
     /* huge inputs and a huge learning rate overflow the logits after one step */
     cn_dataset_free(tr);
-    tr = make_data(48, 1);
+    tr = tst_blobs(48, 1);
 #ifdef CN_DOUBLE
     const double scale = 1e100, lr = 1e120;
 #else
@@ -257,7 +238,7 @@ static int cancel_at_3(void *ctx, const char *stage, size_t done, size_t total)
 Test(train, cancel_writes_checkpoint)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(64, 1);
+    cn_dataset *tr = tst_blobs(64, 1);
     cn_model *m = build(0);
     cn_train_config c = config(3);
     c.run_dir = dir;
@@ -288,7 +269,7 @@ Test(train, cancel_writes_checkpoint)
 Test(train, bad_arguments)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(12, 1);
+    cn_dataset *tr = tst_blobs(12, 1);
     cn_model *m = build(0);
     cn_train_config c = config(1);
     c.batch = 0;

@@ -17,6 +17,7 @@
 
 #include "convnet.h"
 #include "support.h"
+#include "support_model.h"
 
 #define CLASSES 3
 #define BATCH 16
@@ -34,26 +35,6 @@ static void teardown(void)
 }
 
 TestSuite(resume, .init = setup, .fini = teardown);
-
-/* n images (2, 4, 4): class k has channel means (k - 1, 1 - k) plus noise 0.3. */
-static cn_dataset *make_data(int n, uint64_t seed)
-{
-    cn_error err = {0};
-    cn_dataset *ds = cn_dataset_new(n, 2, 4, 4, CLASSES, &err);
-    cr_assert_not_null(ds, "%s", err.msg);
-    cn_rng r;
-    cn_rng_seed(&r, seed, 3);
-    cn_real *x = ds->images->data; // (n, 2, 4, 4)
-    for (int i = 0; i < n; i++) {
-        int k = i % CLASSES;
-        ds->labels[i] = k;
-        for (int j = 0; j < 32; j++) {
-            double mean = j < 16 ? k - 1.0 : 1.0 - k;
-            x[i * 32 + j] = (cn_real)(mean + 0.3 * cn_rng_normal(&r));
-        }
-    }
-    return ds;
-}
 
 /* input (2, 4, 4) -> flatten -> linear 8 -> relu -> dropout -> linear -> CE.
  * init_seed changes the starting weights (a resumed model must not depend on
@@ -129,7 +110,7 @@ static void ckpt_path(char *p, size_t n)
 static void check_resume_at(int k)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(100, 1), *va = make_data(30, 2);
+    cn_dataset *tr = tst_blobs(100, 1), *va = tst_blobs(30, 2);
     cn_train_config c = config(3);
     cn_train_report ra, rb, rc;
     cn_model *a = build(11);
@@ -182,7 +163,7 @@ static int stop_after_epoch_1(void *ud, const cn_train_epoch *e)
 Test(resume, bit_identical_after_an_epoch_callback_stop)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(100, 1), *va = make_data(30, 2);
+    cn_dataset *tr = tst_blobs(100, 1), *va = tst_blobs(30, 2);
     cn_train_config c = config(3);
     cn_model *a = build(11), *b = build(11), *r = build(5);
     cr_assert_eq(cn_train(a, tr, va, &c, NULL, NULL, &err), CN_OK, "%s", err.msg);
@@ -216,7 +197,7 @@ Test(resume, bit_identical_after_an_epoch_callback_stop)
 Test(resume, refused_when_fingerprints_differ_unless_forced)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(64, 1);
+    cn_dataset *tr = tst_blobs(64, 1);
     cn_train_config c = config(2);
     c.run_dir = dir;
     stopper s = {3, 0};
@@ -238,7 +219,7 @@ Test(resume, refused_when_fingerprints_differ_unless_forced)
     cr_assert(strstr(err.msg, p) != NULL, "%s", err.msg);
 
     /* other data */
-    cn_dataset *other = make_data(64, 9);
+    cn_dataset *other = tst_blobs(64, 9);
     d = c;
     d.resume = p;
     cr_assert_eq(cn_train(r, other, NULL, &d, NULL, NULL, &err), CN_ERR_ARG);
@@ -259,7 +240,7 @@ Test(resume, refused_when_fingerprints_differ_unless_forced)
 Test(resume, nan_in_data_names_the_step_and_the_input_node)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(48, 1);
+    cn_dataset *tr = tst_blobs(48, 1);
     cn_model *m = build(11);
     cn_train_config c = config(1);
     c.seed = 1;
@@ -307,7 +288,7 @@ static int inject_nan(void *ctx, const char *stage, size_t done, size_t total)
 Test(resume, nan_injected_into_a_weight_is_caught_at_the_next_step)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(64, 1);
+    cn_dataset *tr = tst_blobs(64, 1);
     cn_model *m = build(11);
     cn_train_config c = config(2);
     c.run_dir = dir;
@@ -346,7 +327,7 @@ Test(resume, nan_injected_into_a_weight_is_caught_at_the_next_step)
 Test(resume, inf_weight_names_its_layer)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(32, 1);
+    cn_dataset *tr = tst_blobs(32, 1);
     cn_model *m = build(11);
     cn_train_config c = config(1);
     c.run_dir = NULL;
@@ -364,7 +345,7 @@ Test(resume, inf_weight_names_its_layer)
 Test(resume, snapshots_before_each_restart)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(48, 1), *va = make_data(15, 2);
+    cn_dataset *tr = tst_blobs(48, 1), *va = tst_blobs(15, 2);
     cn_model *m = build(11);
     cn_train_config c = cn_train_config_default();
     c.epochs = 6;
@@ -401,7 +382,7 @@ Test(resume, snapshots_before_each_restart)
 Test(resume, metrics_hold_update_ratios_and_monitors)
 {
     cn_error err = {0};
-    cn_dataset *tr = make_data(48, 1), *va = make_data(15, 2);
+    cn_dataset *tr = tst_blobs(48, 1), *va = tst_blobs(15, 2);
     cn_model *m = build(11);
     cn_train_config c = config(2);
     c.run_dir = dir;

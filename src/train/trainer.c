@@ -579,7 +579,7 @@ static cn_status train_loop(trainer *t, const cn_dataset *train, const cn_datase
     return st;
 }
 
-/* A crash inside the write protocol can leave checkpoint.safetensors.tmp.XXXXXX
+/* A crash inside the write protocol can leave checkpoint.safetensors.tmp.<random>
  * behind (RELIABILITY C8): remove them before the run writes its own. */
 static void remove_stale_temps(trainer *t)
 {
