@@ -411,7 +411,8 @@ static json_t *trial_json(const search_ctx *x, const trial *t)
     }
     for (int d = 0; d < x->n_dims; d++)
         json_object_set_new(vals, x->dims[d].name,
-                            x->dims[d].scale == CN_SEARCH_INT ? json_integer((json_int_t)t->values[d])
+                            x->dims[d].scale == CN_SEARCH_INT
+                                ? json_integer((json_int_t)t->values[d])
                                                               : json_real(t->values[d]));
     json_object_set_new(o, "trial", json_integer(t->index + 1));
     json_object_set_new(o, "stage", json_string(STAGE_NAMES[t->stage]));
@@ -671,7 +672,8 @@ static int prepare_out(const char *dir)
 {
     struct stat st;
     if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) return cli_runtime_error("search", "--out %s is not a folder", dir);
+        if (!S_ISDIR(st.st_mode))
+            return cli_runtime_error("search", "--out %s is not a folder", dir);
         return CLI_EXIT_OK;
     }
     if (mkdir(dir, 0777) != 0)

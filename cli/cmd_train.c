@@ -336,7 +336,8 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     }
     if ((rc = prepare_run_dir(dir, t->resume != NULL)) != CLI_EXIT_OK) goto done;
     if (!t->resume && (rc = write_config(c, dir)) != CLI_EXIT_OK) goto done;
-    if (path_join(ckpt, dir, "checkpoint.safetensors") || path_join(best, dir, "best.safetensors") ||
+    if (path_join(ckpt, dir, "checkpoint.safetensors") ||
+        path_join(best, dir, "best.safetensors") ||
         path_join(last, dir, "model.safetensors")) {
         rc = cli_runtime_error("train", "%s: path too long", dir);
         goto done;

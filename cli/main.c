@@ -50,7 +50,8 @@ static void usage(FILE *f)
     fprintf(f, "\nResults go to stdout (--json: one JSON object); progress and errors to "
                "stderr.\n");
     fprintf(f, "Exit status: 0 success, 1 runtime error (I/O, bad data, numeric), 2 usage "
-               "error,\n130 interrupted (Ctrl-C).\n");
+               "error,\n130 interrupted (Ctrl-C), 143 terminated (SIGTERM; train saves a "
+               "checkpoint first).\n");
 }
 
 static const command *find_command(const char *name)

@@ -35,9 +35,10 @@ static void teardown(void)
 
 TestSuite(resume_cli, .init = setup, .fini = teardown, .timeout = 120);
 
-/* The run under test: an mlp (one hidden layer of 16), 3 epochs of 50 steps (batch 10 of 500 images),
- * dropout, a checkpoint after every step (each one fsync'd: slow enough that
- * random kills land inside training and inside the write protocol). */
+/* The run under test: an mlp (one hidden layer of 16) with dropout, 3 epochs of
+ * 50 steps (batch 10 of 500 images), a checkpoint after every step (each one
+ * fsync'd: slow enough that random kills land inside training and inside the
+ * write protocol). */
 static void train_args(const char **a, const char *out)
 {
     const char *v[] = {"train", "mlp", "--data", g_dir, "--out", out, "--hidden", "16",

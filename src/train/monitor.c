@@ -510,7 +510,8 @@ int cn_monitor_warnings(const cn_monitor *mon, char *buf, size_t cap)
          * the rule of thumb is about weights */
         if (p->role != CN_PARAM_WEIGHT || st->steps == 0 || isnan(st->ratio)) continue;
         if (st->ratio < CN_MONITOR_RATIO_LO)
-            warn(&b, "%s: update/weight ratio %.2g is below 1e-4: the learning rate may be too low\n",
+            warn(&b,
+                 "%s: update/weight ratio %.2g is below 1e-4: the learning rate may be too low\n",
                  st->name, st->ratio);
         else if (st->ratio > CN_MONITOR_RATIO_HI)
             warn(&b,

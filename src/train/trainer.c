@@ -670,7 +670,8 @@ static cn_status resume(trainer *t, int n_batches, cn_train_report *rep, cn_erro
     }
     uint64_t done_batches = ts.step - ts.epoch * (uint64_t)n_batches;
     if (ts.step < ts.epoch * (uint64_t)n_batches || done_batches > (uint64_t)n_batches ||
-        ts.n_rngs != 2 || ts.n_sums != S_COUNT || (ts.n_order != 0 && ts.n_order != (size_t)t->n_order) ||
+        ts.n_rngs != 2 || ts.n_sums != S_COUNT ||
+        (ts.n_order != 0 && ts.n_order != (size_t)t->n_order) ||
         (done_batches > 0 && ts.n_order == 0) || (t->ema && ts.n_ema == 0)) {
         st = cn_error_set(err, CN_ERR_FORMAT,
                           "train: %s: the checkpoint's state (step %llu, epoch %llu, %zu in "
