@@ -36,6 +36,7 @@
 #include "convnet/optim.h"
 #include "convnet/safetensors.h"
 #include "convnet/schedule.h"
+#include "convnet/train.h"
 #include "support.h"
 
 /* ---------------------------------------------------------------- the I/O shim */
@@ -871,4 +872,43 @@ Test(ckfault, torn_files_rejected)
     free(before);
     run_free(&a);
     run_free(&b);
+}
+
+/* The trainer meets a full disk at its second checkpoint (step 4): cn_train stops
+ * with CN_ERR_IO naming the checkpoint, no temporary file is left, and the
+ * checkpoint on disk is step 2's, loadable and finite (RELIABILITY R3 through
+ * the trainer; a failed save stops the run, docs/train.md). */
+Test(ckfault, trainer_reports_a_failed_checkpoint)
+{
+    cn_error err = {0};
+    cn_dataset *ds = cn_dataset_new(16, 2, 6, 6, 10, &err);
+    cr_assert_not_null(ds, "%s", err.msg);
+    cn_rng r;
+    cn_rng_seed(&r, 5, 1);
+    for (size_t i = 0; i < ds->images->numel; i++)
+        ds->images->data[i] = (cn_real)cn_rng_normal(&r);
+    for (int i = 0; i < 16; i++) ds->labels[i] = i % 10;
+    cn_model *m = build(3);
+    cn_train_config c = cn_train_config_default();
+    c.epochs = 2;
+    c.batch = 2;
+    c.checkpoint_every = 2;
+    c.run_dir = dir;
+    shim_fail(SH_RENAME, 2, 1, ENOSPC);
+    cn_train_report rep;
+    cn_status s = cn_train(m, ds, NULL, &c, &rep, NULL, &err);
+    char path[700];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    expect_io_error(s, &err, path, "rename", ENOSPC);
+    cr_assert_eq(rep.steps, 4);
+    shim_reset(NULL);
+    cn_model *back = build(9);
+    cn_train_state ts;
+    memset(&ts, 0, sizeof ts);
+    cr_assert_eq(cn_checkpoint_load(path, back, NULL, NULL, &ts, &err), CN_OK, "%s", err.msg);
+    cr_assert_eq(ts.step, 2);
+    cn_train_state_release(&ts);
+    cn_model_free(back);
+    cn_model_free(m);
+    cn_dataset_free(ds);
 }
