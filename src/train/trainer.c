@@ -5,15 +5,14 @@
  * cancellation checkpoints, and resuming from a checkpoint bit-identically.
  * docs/train.md describes the order of events. */
 #include "convnet/train.h"
-#include "convnet/safetensors.h"
 
-#include <dirent.h>
+#include "train_internal.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define TR_PATH_MAX 4096
 
@@ -264,54 +263,6 @@ static uint64_t config_fingerprint(const cn_train_config *c)
     return cn_fingerprint64(reals, sizeof reals, h);
 }
 
-/* Index of the first non-finite value of x[0..n), or -1. */
-static long first_nonfinite(const cn_real *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return (long)i;
-    return -1;
-}
-
-/* Values per sample of node id (1 for losses, which output the batch mean). */
-static size_t node_numel(const cn_model *m, int id, int n)
-{
-    int nd, shape[CN_MAX_DIMS];
-    if (cn_model_node_shape(m, id, &nd, shape, NULL) != CN_OK) return 0;
-    size_t k = 1;
-    for (int d = 0; d < nd; d++) k *= (size_t)shape[d];
-    return nd == 0 ? 1 : k * (size_t)n;
-}
-
-/* Where the first non-finite number is: forward outputs in node order
- * (grads == 0), or output gradients in backward order, then parameter gradients. */
-static void locate_nonfinite(trainer *t, int n, int grads, char *buf, size_t cap)
-{
-    cn_model *m = t->m;
-    int nn = cn_model_num_nodes(m);
-    buf[0] = '\0';
-    for (int k = 0; k < nn; k++) {
-        int id = grads ? nn - 1 - k : k;
-        const cn_real *v = grads ? cn_model_node_grad(m, id) : cn_model_node_value(m, id);
-        if (!v) continue;
-        long i = first_nonfinite(v, node_numel(m, id, n));
-        if (i < 0) continue;
-        snprintf(buf, cap, " (first non-finite %s: node '%s' (%s), value [%ld])",
-                 grads ? "output gradient" : "output", cn_model_node_name(m, id),
-                 cn_op_name(cn_model_node_op(m, id)), i);
-        return;
-    }
-    if (!grads) return;
-    cn_params *ps = cn_model_params(m);
-    for (int k = 0; k < ps->n; k++) {
-        const cn_param *p = &ps->p[k];
-        if (!p->grad) continue;
-        long i = first_nonfinite(p->grad, p->numel);
-        if (i < 0) continue;
-        snprintf(buf, cap, " (first non-finite gradient: parameter '%s' [%ld])", p->name, i);
-        return;
-    }
-}
-
 /* The guard: CN_OK to go on with the step, 1 (as *skip) to drop it, or an error. */
 static cn_status guard(trainer *t, double v, const char *what, int epoch, int batch, int n,
                        int *skip, cn_error *err)
@@ -322,7 +273,7 @@ static cn_status guard(trainer *t, double v, const char *what, int epoch, int ba
         return CN_OK;
     }
     char where[256];
-    locate_nonfinite(t, n, strcmp(what, "loss") != 0, where, sizeof where);
+    cn_train_locate_nonfinite(t->m, n, strcmp(what, "loss") != 0, where, sizeof where);
     return cn_error_set(err, CN_ERR_NUMERIC, "train: step %llu (epoch %d, batch %d): %s is %s%s",
                         (unsigned long long)t->step + 1, epoch, batch, what,
                         isnan(v) ? "nan" : "inf", where);
@@ -579,72 +530,6 @@ static cn_status train_loop(trainer *t, const cn_dataset *train, const cn_datase
     return st;
 }
 
-/* A crash inside the write protocol can leave checkpoint.safetensors.tmp.<random>
- * behind (RELIABILITY C8): remove them before the run writes its own. */
-static void remove_stale_temps(trainer *t)
-{
-    if (!t->cfg->run_dir) return;
-    DIR *d = opendir(t->cfg->run_dir);
-    if (!d) return;
-    static const char prefix[] = "checkpoint.safetensors.tmp.";
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0) continue;
-        if (run_path(t, e->d_name, NULL) == CN_OK) unlink(t->path);
-    }
-    closedir(d);
-}
-
-/* After a crash, metrics.jsonl may hold lines of epochs that ended after the
- * checkpoint (they will be run again) or a torn last line: keep only the complete
- * lines of epochs <= the checkpoint's, rewritten atomically. */
-static cn_status trim_metrics(trainer *t, uint64_t epoch, cn_error *err)
-{
-    if (!t->cfg->run_dir) return CN_OK;
-    cn_status st = run_path(t, "metrics.jsonl", err);
-    if (st != CN_OK) return st;
-    FILE *f = fopen(t->path, "rb");
-    if (!f) return CN_OK; /* nothing written yet */
-    size_t cap = 1 << 16, len = 0;
-    char *out = cn_malloc(cap), *line = cn_malloc(1 << 20);
-    if (!out || !line) {
-        fclose(f);
-        cn_free(out);
-        cn_free(line);
-        return cn_error_set(err, CN_ERR_NOMEM, "train: out of memory reading %s", t->path);
-    }
-    while (fgets(line, 1 << 20, f)) {
-        size_t n = strlen(line);
-        if (n == 0 || line[n - 1] != '\n') continue; /* torn */
-        json_t *o = json_loads(line, 0, NULL);
-        json_t *e = o ? json_object_get(o, "epoch") : NULL;
-        int keep = e && json_is_integer(e) && (uint64_t)json_integer_value(e) <= epoch;
-        json_decref(o);
-        if (!keep) continue;
-        if (len + n > cap) {
-            char *g = cn_malloc(2 * (len + n));
-            if (!g) {
-                fclose(f);
-                cn_free(out);
-                cn_free(line);
-                return cn_error_set(err, CN_ERR_NOMEM, "train: out of memory reading %s",
-                                    t->path);
-            }
-            memcpy(g, out, len);
-            cn_free(out);
-            out = g;
-            cap = 2 * (len + n);
-        }
-        memcpy(out + len, line, n);
-        len += n;
-    }
-    fclose(f);
-    cn_free(line);
-    st = cn_write_file_atomic(t->path, (const uint8_t *)out, len, 0, err);
-    cn_free(out);
-    return st;
-}
-
 /* Continue from cfg->resume: everything the checkpoint holds, then the checks. */
 static cn_status resume(trainer *t, int n_batches, cn_train_report *rep, cn_error *err)
 {
@@ -693,7 +578,7 @@ static cn_status resume(trainer *t, int n_batches, cn_train_report *rep, cn_erro
     }
     t->resume_batch = done_batches > 0 ? (int)done_batches : -1;
     if (done_batches == (uint64_t)n_batches) t->resume_batch = n_batches;
-    if ((st = trim_metrics(t, ts.epoch, err)) != CN_OK) goto done;
+    if ((st = cn_train_trim_metrics(cfg->run_dir, ts.epoch, err)) != CN_OK) goto done;
     rep->resumed = 1;
     rep->resumed_step = ts.step;
     rep->steps = ts.step;
@@ -772,7 +657,7 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
         st = err ? err->code : CN_ERR_NOMEM;
         goto done;
     }
-    remove_stale_temps(&t);
+    cn_train_remove_stale_temps(cfg->run_dir);
     if (cfg->resume) {
         int n_batches = (train->n + cfg->batch - 1) / cfg->batch;
         if ((st = resume(&t, n_batches, rep, err)) != CN_OK) goto done;
