@@ -24,6 +24,8 @@
 #include "load.h"
 #include "output.h"
 #include "progress.h"
+#include "search_report.h"
+#include "search_space.h"
 #include "train_config.h"
 
 #define SR_PATH 4096
@@ -41,37 +43,6 @@ typedef struct search_cli {
     const char *model, *out, *space, *config;
     int trials, epochs, fine_trials, fine_epochs, top, json, quiet, help;
 } search_cli;
-
-typedef enum trial_status { TRIAL_OK = 0, TRIAL_DIVERGED, TRIAL_FAILED } trial_status;
-
-static const char *const STATUS_NAMES[] = {"ok", "diverged", "failed"};
-static const char *const STAGE_NAMES[] = {"coarse", "fine"};
-static const char *const SCALE_NAMES[] = {"log", "linear", "int"};
-
-/* One finished trial. */
-typedef struct trial {
-    int index;                         /* from 0, in running order */
-    int stage;                         /* 0 coarse, 1 fine */
-    uint64_t seed;                     /* initialisation, shuffling, dropout */
-    int epochs;                        /* configured */
-    double values[CN_SEARCH_MAX_DIMS]; /* one per dimension */
-    double score;                      /* best validation accuracy; NaN unless ok */
-    double train_acc, final_loss, seconds;
-    int epochs_run, best_epoch;
-    trial_status status;
-    char message[CN_ERROR_MSG_MAX];
-} trial;
-
-/* What every trial shares. */
-typedef struct search_ctx {
-    const cli_train_cfg *base;
-    const cli_data *data;
-    const cn_search_dim *dims; /* the coarse space */
-    int n_dims;
-    cli_progress *p;
-    FILE *jsonl;
-    const char *jsonl_path;
-} search_ctx;
 
 void cmd_search_help(FILE *f)
 {
@@ -244,154 +215,7 @@ static int scan_args(int argc, char **argv, search_cli *s)
     return 0;
 }
 
-/* ------------------------------------------------------------ the space */
-
-/* v as a configuration value of dimension d. */
-static void value_text(const cn_search_dim *d, double v, char *buf, size_t cap)
-{
-    if (d->scale == CN_SEARCH_INT)
-        snprintf(buf, cap, "%.0f", v);
-    else
-        snprintf(buf, cap, "%.17g", v);
-}
-
-/* v for a table cell. */
-static void value_cell(const cn_search_dim *d, double v, char *buf, size_t cap)
-{
-    if (d->scale == CN_SEARCH_INT)
-        snprintf(buf, cap, "%.0f", v);
-    else
-        snprintf(buf, cap, "%.3g", v);
-}
-
-/* Keys a search may not vary: they decide the data, the stage or nothing trained. */
-static int not_searchable(const char *key)
-{
-    static const char *const no[] = {"epochs", "seed",    "val",     "train_limit",
-                                     "test_limit", "threads", "checkpoint_every", "monitor",
-                                     "data",   "out"};
-    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
-        if (!strcmp(key, no[i])) return 1;
-    return 0;
-}
-
-/* Can every value of d be set on (a copy of) base? 0, or -1 with msg. */
-static int check_dim(const cli_train_cfg *base, const cn_search_dim *d, char *msg, size_t cap)
-{
-    cli_train_cfg c = *base;
-    char v[64], sub[512];
-    double probes[3] = {d->lo, d->hi, d->lo + 0.37 * (d->hi - d->lo)};
-    int np = d->scale == CN_SEARCH_INT ? 2 : 3;
-    for (int i = 0; i < np; i++) {
-        value_text(d, probes[i], v, sizeof v);
-        if (cli_tc_set(&c, d->name, v, sub, sizeof sub) == 0) continue;
-        char iv[64];
-        snprintf(iv, sizeof iv, "%.0f", floor(probes[i]));
-        if (i == 2 && cli_tc_set(&c, d->name, iv, sub, sizeof sub) == 0)
-            snprintf(msg, cap, "'%s' takes integers: use %s=%g:%g:int", d->name, d->name, d->lo,
-                     d->hi);
-        else
-            snprintf(msg, cap, "%s=%g:%g: %s", d->name, d->lo, d->hi, sub);
-        return -1;
-    }
-    return 0;
-}
-
-/* Parse text into dims (*n). Explicit spaces must be fully valid; in the default
- * space, dimensions the model lacks are left out (said on p). Returns 0 or
- * CLI_EXIT_USAGE. */
-static int parse_space(const char *text, int is_default, const cli_train_cfg *base,
-                       cli_progress *p, cn_search_dim *dims, int *n)
-{
-    *n = 0;
-    const char *s = text;
-    char tok[256], msg[600];
-    while (1) {
-        const char *comma = strchr(s, ',');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        if (len == 0)
-            return cli_usage_error("search", "--space '%s': empty dimension", text);
-        if (len >= sizeof tok)
-            return cli_usage_error("search", "--space: dimension '%.*s' is too long", (int)len, s);
-        memcpy(tok, s, len);
-        tok[len] = '\0';
-        cn_search_dim d;
-        cn_error err;
-        cn_error_clear(&err);
-        if (cn_search_dim_parse(tok, &d, &err) != CN_OK)
-            return cli_usage_error("search", "--space: %s", err.msg);
-        for (char *q = d.name; *q; q++)
-            if (*q == '-') *q = '_';
-        if (!cli_tc_is_key(d.name)) {
-            cli_train_cfg probe = *base;
-            cli_tc_set(&probe, d.name, "", msg, sizeof msg);
-            return cli_usage_error("search", "--space: '%s' is not a configuration key: %s",
-                                   d.name, msg);
-        }
-        if (not_searchable(d.name))
-            return cli_usage_error("search", "--space: '%s' cannot be searched (it is set by "
-                                             "the search itself or decides the data)", d.name);
-        for (int i = 0; i < *n; i++)
-            if (!strcmp(dims[i].name, d.name))
-                return cli_usage_error("search", "--space: '%s' appears twice", d.name);
-        if (check_dim(base, &d, msg, sizeof msg) != 0) {
-            if (!is_default) return cli_usage_error("search", "--space: %s", msg);
-            cli_progress_stage(p, "not searching %s (%s)", d.name, msg);
-        } else {
-            if (*n >= CN_SEARCH_MAX_DIMS)
-                return cli_usage_error("search", "--space: more than %d dimensions",
-                                       CN_SEARCH_MAX_DIMS);
-            dims[(*n)++] = d;
-        }
-        if (!comma) break;
-        s = comma + 1;
-    }
-    if (*n == 0) return cli_usage_error("search", "--space: nothing to search");
-    return 0;
-}
-
-static json_t *space_json(const cn_search_dim *dims, int n)
-{
-    json_t *a = json_array();
-    for (int i = 0; a && i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:f, s:f, s:s}", "name", dims[i].name, "lo",
-                                           dims[i].lo, "hi", dims[i].hi, "scale",
-                                           SCALE_NAMES[dims[i].scale]));
-    return a;
-}
-
-/* "lr=0.001:0.1:log, dropout=0:0.5:linear" into buf. */
-static void space_text(const cn_search_dim *dims, int n, char *buf, size_t cap)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n && used < cap; i++)
-        used += (size_t)snprintf(buf + used, cap - used, "%s%s=%.3g:%.3g:%s", i ? ", " : "",
-                                 dims[i].name, dims[i].lo, dims[i].hi,
-                                 SCALE_NAMES[dims[i].scale]);
-}
-
 /* ------------------------------------------------------------ trials */
-
-/* The configuration of a trial: base, its epochs, seed (when seed_too) and
- * values. 0, or -1 with msg. */
-static int trial_config(const search_ctx *x, const trial *t, int seed_too, cli_train_cfg *c,
-                        char *msg, size_t cap)
-{
-    *c = *x->base;
-    char v[64];
-    snprintf(v, sizeof v, "%d", t->epochs);
-    if (cli_tc_set(c, "epochs", v, msg, cap) != 0) return -1;
-    if (seed_too) {
-        snprintf(v, sizeof v, "%llu", (unsigned long long)t->seed);
-        if (cli_tc_set(c, "seed", v, msg, cap) != 0) return -1;
-    }
-    for (int d = 0; d < x->n_dims; d++) {
-        value_text(&x->dims[d], t->values[d], v, sizeof v);
-        if (cli_tc_set(c, x->dims[d].name, v, msg, cap) != 0) return -1;
-    }
-    return 0;
-}
 
 /* Forward progress to the CLI line but never cancel: SIGINT ends the search after
  * the current trial. */
@@ -401,45 +225,16 @@ static int trial_progress(void *ctx, const char *stage, size_t done, size_t tota
     return 0;
 }
 
-static json_t *trial_json(const search_ctx *x, const trial *t)
-{
-    json_t *o = json_object(), *vals = json_object();
-    if (!o || !vals) {
-        json_decref(o);
-        json_decref(vals);
-        return NULL;
-    }
-    for (int d = 0; d < x->n_dims; d++)
-        json_object_set_new(vals, x->dims[d].name,
-                            x->dims[d].scale == CN_SEARCH_INT
-                                ? json_integer((json_int_t)t->values[d])
-                                                              : json_real(t->values[d]));
-    json_object_set_new(o, "trial", json_integer(t->index + 1));
-    json_object_set_new(o, "stage", json_string(STAGE_NAMES[t->stage]));
-    json_object_set_new(o, "seed", json_integer((json_int_t)t->seed));
-    json_object_set_new(o, "values", vals);
-    json_object_set_new(o, "val_accuracy", cli_json_real(t->score));
-    json_object_set_new(o, "train_accuracy", cli_json_real(t->train_acc));
-    json_object_set_new(o, "final_loss", cli_json_real(t->final_loss));
-    json_object_set_new(o, "epochs", json_integer(t->epochs));
-    json_object_set_new(o, "epochs_run", json_integer(t->epochs_run));
-    json_object_set_new(o, "best_epoch", json_integer(t->best_epoch));
-    json_object_set_new(o, "seconds", cli_json_real(t->seconds));
-    json_object_set_new(o, "status", json_string(STATUS_NAMES[t->status]));
-    if (t->message[0]) json_object_set_new(o, "message", json_string(t->message));
-    return o;
-}
-
 /* Build, initialise and train the trial's model and fill t's results (a failed
- * trial gets status TRIAL_FAILED and its message). Returns CN_OK, or
+ * trial gets status CLI_TRIAL_FAILED and its message). Returns CN_OK, or
  * CN_ERR_NOMEM (err set), which ends the search. */
-static cn_status train_trial(const search_ctx *x, trial *t, int total, cn_error *err)
+static cn_status train_trial(const cli_search_ctx *x, cli_trial *t, int total, cn_error *err)
 {
     cli_train_cfg c;
     cn_train_config tc;
     cn_builtin_spec spec;
     const cn_dataset *tr = x->data->train;
-    if (trial_config(x, t, 1, &c, t->message, sizeof t->message) != 0 ||
+    if (cli_search_trial_config(x, t, 1, &c, t->message, sizeof t->message) != 0 ||
         cli_tc_finish(&c, tr->c, tr->h, tr->w, tr->num_classes, tr->n, &tc, &spec, t->message,
                       sizeof t->message) != 0)
         return CN_OK;
@@ -470,12 +265,12 @@ static cn_status train_trial(const search_ctx *x, trial *t, int total, cn_error 
     t->train_acc = rep.epochs_run > 0 ? rep.final_train_acc : NAN;
     t->final_loss = rep.epochs_run > 0 ? rep.final_loss : NAN;
     if (st == CN_OK) {
-        t->status = TRIAL_OK;
+        t->status = CLI_TRIAL_OK;
         t->score = rep.best_val_acc;
     } else if (st == CN_ERR_NOMEM) {
         return CN_ERR_NOMEM;
     } else {
-        t->status = st == CN_ERR_NUMERIC ? TRIAL_DIVERGED : TRIAL_FAILED;
+        t->status = st == CN_ERR_NUMERIC ? CLI_TRIAL_DIVERGED : CLI_TRIAL_FAILED;
         snprintf(t->message, sizeof t->message, "%s", err->msg);
     }
     return CN_OK;
@@ -485,7 +280,7 @@ static cn_status train_trial(const search_ctx *x, trial *t, int total, cn_error 
  * it went on stderr and append its line to search.jsonl. Returns CLI_EXIT_OK
  * (also for diverged and failed trials) or an exit status that ends the search
  * (out of memory, search.jsonl not writable). */
-static int run_trial(const search_ctx *x, trial *t, int total)
+static int run_trial(const cli_search_ctx *x, cli_trial *t, int total)
 {
     cn_error err;
     cn_error_clear(&err);
@@ -495,7 +290,7 @@ static int run_trial(const search_ctx *x, trial *t, int total)
     t->seconds = 0;
     t->epochs_run = 0;
     t->best_epoch = 0;
-    t->status = TRIAL_FAILED;
+    t->status = CLI_TRIAL_FAILED;
     t->message[0] = '\0';
     if (train_trial(x, t, total, &err) != CN_OK) return cli_lib_error("search", &err);
     char vals[512];
@@ -503,20 +298,20 @@ static int run_trial(const search_ctx *x, trial *t, int total)
     vals[0] = '\0';
     for (int d = 0; d < x->n_dims && used < sizeof vals; d++) {
         char v[32];
-        value_cell(&x->dims[d], t->values[d], v, sizeof v);
+        cli_space_value_cell(&x->dims[d], t->values[d], v, sizeof v);
         used += (size_t)snprintf(vals + used, sizeof vals - used, " %s=%s", x->dims[d].name, v);
     }
-    if (t->status == TRIAL_OK)
+    if (t->status == CLI_TRIAL_OK)
         cli_progress_stage(x->p, "trial %d/%d (%s, epochs %d):%s -> val acc %.4f, train acc "
                                  "%.4f, %.1f s",
-                           t->index + 1, total, STAGE_NAMES[t->stage], t->epochs, vals, t->score,
-                           t->train_acc, t->seconds);
-    else if (t->status == TRIAL_DIVERGED)
+                           t->index + 1, total, cli_search_stage_name(t->stage), t->epochs, vals,
+                           t->score, t->train_acc, t->seconds);
+    else if (t->status == CLI_TRIAL_DIVERGED)
         cli_progress_stage(x->p, "trial %d/%d (%s, epochs %d):%s -> diverged (%s)", t->index + 1,
-                           total, STAGE_NAMES[t->stage], t->epochs, vals, t->message);
+                           total, cli_search_stage_name(t->stage), t->epochs, vals, t->message);
     else
         cli_progress_warn(x->p, "search: trial %d failed:%s: %s", t->index + 1, vals, t->message);
-    json_t *line = trial_json(x, t);
+    json_t *line = cli_search_trial_json(x, t);
     char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     if (!s) return cli_runtime_error("search", "out of memory");
@@ -528,144 +323,14 @@ static int run_trial(const search_ctx *x, trial *t, int total)
     return CLI_EXIT_OK;
 }
 
-/* ------------------------------------------------------------ results */
+/* ------------------------------------------------------------ the search */
 
+/* "dir/name" into buf (SR_PATH bytes). 0, or -1 when too long. */
 static int path_join(char *buf, const char *dir, const char *name)
 {
     int n = snprintf(buf, SR_PATH, "%s/%s", dir, name);
     return n > 0 && n < SR_PATH ? 0 : -1;
 }
-
-/* DIR/best.txt: a comment on where it comes from, then the configuration. */
-static int write_best(const search_ctx *x, const trial *t, int n_trials, const char *path)
-{
-    cli_train_cfg c;
-    char msg[512];
-    if (trial_config(x, t, 0, &c, msg, sizeof msg) != 0)
-        return cli_runtime_error("search", "best configuration: %s", msg);
-    FILE *f = fopen(path, "w");
-    if (!f) return cli_runtime_error("search", "%s: cannot create: %s", path, strerror(errno));
-    fprintf(f,
-            "# convnet search: the best of %d trials: trial %d (%s stage), best validation\n"
-            "# accuracy %.4f after %d epochs. The trial was initialised with seed %llu; the\n"
-            "# seed below is the search's, which drew the validation split it was scored on.\n"
-            "# Train it with: convnet train %s --config %s --out RUN_DIR [--epochs N]\n",
-            n_trials, t->index + 1, STAGE_NAMES[t->stage], t->score, t->epochs,
-            (unsigned long long)t->seed, c.spec.name, path);
-    cli_tc_print(&c, f);
-    if (fclose(f) != 0) return cli_runtime_error("search", "%s: write failed", path);
-    return CLI_EXIT_OK;
-}
-
-/* The ranked table, the best trial, the edge warnings; best.txt. */
-static int report_results(const search_ctx *x, const search_cli *s, const trial *trials, int n,
-                          const cn_search_dim *fine, int have_fine, int interrupted,
-                          const char *best_path, cli_out *out)
-{
-    double *score = cn_malloc((size_t)n * sizeof *score); // (n)
-    int *order = cn_malloc((size_t)n * sizeof *order);   // (n)
-    int nd = x->n_dims, ncols = 6 + nd;
-    const char **hdr = cn_malloc((size_t)ncols * sizeof *hdr);   // (ncols)
-    const char **cells = cn_malloc((size_t)ncols * sizeof *cells); // (ncols)
-    char(*buf)[40] = cn_malloc((size_t)ncols * sizeof *buf);     // (ncols, 40)
-    int rc = CLI_EXIT_OK;
-    if (!score || !order || !hdr || !cells || !buf) {
-        rc = cli_runtime_error("search", "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) score[i] = trials[i].score;
-    cn_search_rank(score, n, order);
-    int c0 = 0;
-    hdr[c0++] = "rank";
-    hdr[c0++] = "trial (stage)";
-    for (int d = 0; d < nd; d++) hdr[c0++] = x->dims[d].name;
-    hdr[c0++] = "val acc";
-    hdr[c0++] = "train acc";
-    hdr[c0++] = "epochs";
-    hdr[c0++] = "status";
-    char title[256];
-    snprintf(title, sizeof title, "random search of %.32s: %d trials%s, ranked by best validation "
-                                  "accuracy:",
-             x->base->spec.name, n, interrupted ? " (interrupted)" : "");
-    cli_table *t = cli_out_table(out, "trials", title, ncols, hdr);
-    for (int r = 0; r < n; r++) {
-        const trial *tr = &trials[order[r]];
-        int c = 0;
-        snprintf(buf[c], sizeof buf[c], "%d", r + 1);
-        cells[c] = buf[c];
-        c++;
-        snprintf(buf[c], sizeof buf[c], "%d (%s)", tr->index + 1, STAGE_NAMES[tr->stage]);
-        cells[c] = buf[c];
-        c++;
-        for (int d = 0; d < nd; d++, c++) {
-            value_cell(&x->dims[d], tr->values[d], buf[c], sizeof buf[c]);
-            cells[c] = buf[c];
-        }
-        cells[c] = cli_fmt_real(tr->score, CLI_FMT_ACC, buf[c], sizeof buf[c]);
-        c++;
-        cells[c] = cli_fmt_real(tr->train_acc, CLI_FMT_ACC, buf[c], sizeof buf[c]);
-        c++;
-        snprintf(buf[c], sizeof buf[c], "%d", tr->epochs_run);
-        cells[c] = buf[c];
-        c++;
-        cells[c++] = STATUS_NAMES[tr->status];
-        json_t *o = trial_json(x, tr);
-        if (o) json_object_set_new(o, "rank", json_integer(r + 1));
-        cli_table_row(t, cells, o);
-    }
-    cli_out_json(out, "space", space_json(x->dims, nd));
-    if (have_fine) cli_out_json(out, "fine_space", space_json(fine, nd));
-    cli_out_int(out, "coarse_trials", NULL, s->trials);
-    cli_out_int(out, "fine_trials", NULL, have_fine ? s->fine_trials : 0);
-    const trial *best = n > 0 && !isnan(trials[order[0]].score) ? &trials[order[0]] : NULL;
-    json_t *edges = json_array();
-    if (best) {
-        for (int d = 0; d < nd; d++) {
-            const cn_search_dim *dim = &x->dims[d];
-            int e = cn_search_at_edge(dim, best->values[d]);
-            if (!e) continue;
-            char v[32];
-            value_cell(dim, best->values[d], v, sizeof v);
-            cli_progress_warn(x->p, "best %s %s lies at the %s edge of %g:%g: widen the range",
-                              dim->name, v, e < 0 ? "bottom" : "top", dim->lo, dim->hi);
-            if (edges)
-                json_array_append_new(edges, json_pack("{s:s, s:f, s:s, s:f, s:f}", "name",
-                                                       dim->name, "value", best->values[d],
-                                                       "side", e < 0 ? "low" : "high", "lo",
-                                                       dim->lo, "hi", dim->hi));
-        }
-        if ((rc = write_best(x, best, n, best_path)) != CLI_EXIT_OK) {
-            json_decref(edges);
-            goto done;
-        }
-        cli_out_json(out, "best", trial_json(x, best));
-        cli_out_int(out, "best_trial", "best trial", best->index + 1);
-        cli_out_real(out, "best_val_accuracy", "best val accuracy", best->score, CLI_FMT_ACC);
-        for (int d = 0; d < nd; d++) {
-            char label[64], key[64];
-            snprintf(label, sizeof label, "best %.*s", CN_SEARCH_NAME_MAX, x->dims[d].name);
-            snprintf(key, sizeof key, "best_%.*s", CN_SEARCH_NAME_MAX, x->dims[d].name);
-            if (x->dims[d].scale == CN_SEARCH_INT)
-                cli_out_int(out, key, label, (long long)best->values[d]);
-            else
-                cli_out_real(out, key, label, best->values[d], CLI_FMT_G);
-        }
-        cli_out_str(out, "best_config", "best configuration", best_path);
-    } else {
-        cli_out_json(out, "best", json_null());
-    }
-    cli_out_json(out, "edges", edges);
-    cli_out_bool(out, "interrupted", NULL, interrupted);
-done:
-    cn_free(score);
-    cn_free(order);
-    cn_free(hdr);
-    cn_free(cells);
-    cn_free(buf);
-    return rc;
-}
-
-/* ------------------------------------------------------------ the search */
 
 /* Make DIR when missing; refuse a path that is not a folder. */
 static int prepare_out(const char *dir)
@@ -691,7 +356,7 @@ static int search_run(const search_cli *s, const cli_train_cfg *base, const cn_s
     memset(&d, 0, sizeof d);
     cn_norm norm;
     memset(&norm, 0, sizeof norm);
-    trial *trials = NULL;
+    cli_trial *trials = NULL;
     FILE *jsonl = NULL;
     char jsonl_path[SR_PATH], best_path[SR_PATH], msg[512];
     if (path_join(jsonl_path, s->out, "search.jsonl") || path_join(best_path, s->out, "best.txt"))
@@ -741,16 +406,16 @@ static int search_run(const search_cli *s, const cli_train_cfg *base, const cn_s
         rc = cli_runtime_error("search", "out of memory for %d trials", total);
         goto done;
     }
-    search_ctx x = {base, &d, dims, nd, p, jsonl, jsonl_path};
+    cli_search_ctx x = {base, &d, dims, nd, p, jsonl, jsonl_path};
     cn_rng sampler;
     cn_rng_seed(&sampler, (uint64_t)base->seed, SR_SAMPLER_STREAM);
     char sp[1024];
-    space_text(dims, nd, sp, sizeof sp);
+    cli_space_text(dims, nd, sp, sizeof sp);
     cli_progress_stage(p, "coarse stage: %d trials of %d epochs, %d train / %d val images; %s",
                        s->trials, s->epochs, d.train->n, d.val->n, sp);
     int n = 0;
     for (int i = 0; i < s->trials && !cli_interrupted(); i++, n++) {
-        trial *t = &trials[n];
+        cli_trial *t = &trials[n];
         t->index = n;
         t->stage = 0;
         t->seed = (uint64_t)base->seed + (uint64_t)n;
@@ -791,11 +456,11 @@ static int search_run(const search_cli *s, const cli_train_cfg *base, const cn_s
         }
     }
     if (have_fine) {
-        space_text(fine, nd, sp, sizeof sp);
+        cli_space_text(fine, nd, sp, sizeof sp);
         cli_progress_stage(p, "fine stage: %d trials of %d epochs around the best %d; %s",
                            s->fine_trials, s->fine_epochs, k, sp);
         for (int i = 0; i < s->fine_trials && !cli_interrupted(); i++, n++) {
-            trial *t = &trials[n];
+            cli_trial *t = &trials[n];
             t->index = n;
             t->stage = 1;
             t->seed = (uint64_t)base->seed + (uint64_t)n;
@@ -810,11 +475,11 @@ static int search_run(const search_cli *s, const cli_train_cfg *base, const cn_s
         rc = 128 + sig;
         goto done;
     }
-    if ((rc = report_results(&x, s, trials, n, fine, have_fine, sig != 0, best_path, out)) !=
-        CLI_EXIT_OK)
+    if ((rc = cli_search_report(&x, trials, n, s->trials, s->fine_trials, fine, have_fine, sig != 0,
+                                best_path, out)) != CLI_EXIT_OK)
         goto done;
     int ok = 0;
-    for (int i = 0; i < n; i++) ok += trials[i].status == TRIAL_OK;
+    for (int i = 0; i < n; i++) ok += trials[i].status == CLI_TRIAL_OK;
     if (sig) {
         *stopped = 1;
         rc = 128 + sig;
@@ -863,7 +528,8 @@ int cmd_search(int argc, char **argv)
     cli_progress_init(&p, s.quiet);
     cn_search_dim dims[CN_SEARCH_MAX_DIMS];
     int nd = 0;
-    rc = parse_space(s.space ? s.space : SR_DEFAULT_SPACE, s.space == NULL, &base, &p, dims, &nd);
+    rc = cli_space_parse(s.space ? s.space : SR_DEFAULT_SPACE, s.space == NULL, &base, &p, dims,
+                         &nd);
     if (rc != 0) {
         cli_progress_destroy(&p);
         return rc;
