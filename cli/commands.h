@@ -30,4 +30,9 @@ void cmd_train_help(FILE *f);
 int cmd_search(int argc, char **argv);
 void cmd_search_help(FILE *f);
 
+/* convnet summary: per-node shapes, memory, params, FLOPs, receptive fields
+ * (cli/cmd_summary.c). */
+int cmd_summary(int argc, char **argv);
+void cmd_summary_help(FILE *f);
+
 #endif /* CONVNET_CLI_COMMANDS_H */

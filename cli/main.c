@@ -33,11 +33,14 @@ static const command COMMANDS[] = {
      cmd_search, cmd_search_help},
     {"eval", "evaluate trained model files (one, or an ensemble): accuracy, per class, "
      "confusion", cmd_eval, cmd_eval_help},
+    {"summary", "per-node table of a network: shapes, memory, params, FLOPs, receptive "
+     "fields", cmd_summary, cmd_summary_help},
 };
 #define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
 static const char *const ALL_NAMES[] = {"knn",   "linear", "augment", "train",
-                                        "search", "eval",   "help",    "version"};
+                                        "search", "eval",   "help",    "version",
+                                        "summary"};
 
 static void usage(FILE *f)
 {

@@ -64,6 +64,8 @@
 #include "convnet/monitor.h"
 #include "convnet/sanity.h"
 #include "convnet/search.h"
+#include "convnet/model_text.h"
+#include "convnet/summary.h"
 #include "convnet/train.h"
 
 #endif /* CONVNET_H */
