@@ -86,7 +86,8 @@ typedef struct cn_train_config {
     int monitor;            /* 1: per-layer activation / gradient histograms,
                                dead-ReLU and saturation fractions (observed on
                                about 8 batches per epoch) in each metrics line;
-                               update-to-weight ratios are always there (0) */
+                               update-to-weight ratios, measured on the same ~8
+                               sampled steps per epoch, are always there (0) */
     const cn_model_info *info; /* non-NULL: best, final, EMA and snapshot files are
                                model files (cn_model_file_save) carrying it;
                                NULL: weights files (cn_model_save_weights) */

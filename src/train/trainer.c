@@ -357,15 +357,17 @@ static cn_status train_step(trainer *t, const cn_dataset *train, int e, int bi, 
         cn_zero_grad(t->m);
         t->sums[S_SKIPPED] += 1;
     } else {
-        int every = n_batches >= 8 ? n_batches / 8 : 1;
-        if (cfg->monitor && bi % every == 0 && (st = cn_monitor_observe(t->mon, nb, err)) != CN_OK)
+        /* monitors sample about 8 steps per epoch: a copy of every parameter and
+         * its norms on every step would cost as much as a small model's step */
+        int every = n_batches >= 8 ? n_batches / 8 : 1, sampled = bi % every == 0;
+        if (cfg->monitor && sampled && (st = cn_monitor_observe(t->mon, nb, err)) != CN_OK)
             return st;
         if (cfg->momentum_schedule &&
             (st = cn_optim_set_momentum(t->opt, cn_sched_lr(&t->msched), err)) != CN_OK)
             return st;
-        cn_monitor_before_step(t->mon);
+        if (sampled) cn_monitor_before_step(t->mon);
         if ((st = cn_optim_step(t->opt, lr, &gn, err)) != CN_OK) return st;
-        cn_monitor_after_step(t->mon);
+        if (sampled) cn_monitor_after_step(t->mon);
         if (t->ema) update_ema(t);
         t->sums[S_LOSS] += loss * nb;
         t->sums[S_SEEN] += nb;
