@@ -177,8 +177,11 @@ cn_status cn_rng_load(cn_rng *r, const uint8_t in[16], cn_error *err);
 
 /* ------------------------------------------------------------------ threads */
 
-/* cn_set_num_threads: threads used by OpenMP loops and by the BLAS (n >= 1; values
- * below 1 select the number of cores). A no-op for OpenMP when built OPENMP=0. */
+/* cn_set_num_threads: threads used by convnet's OpenMP loops (n >= 1; values
+ * below 1 select the number of cores). There is one threading layer: the BLAS is
+ * set to one thread and cn_gemm splits large products across the OpenMP threads
+ * itself (two pools on the same cores oversubscribe them). A no-op for OpenMP
+ * when built OPENMP=0. */
 void cn_set_num_threads(int n);
 /* cn_get_num_threads: the thread count parallel regions will use. */
 int cn_get_num_threads(void);

@@ -17,7 +17,12 @@ typedef enum cn_trans { CN_NO_TRANS = 0, CN_TRANS = 1 } cn_trans;
  *   op(B) is (K, N): B is (K, N) with ldb >= N, or (N, K) with ldb >= K if tb.
  *   C is (M, N) with ldc >= N. beta == 0 means C is not read (may hold NaN).
  * Uses CBLAS (OpenBLAS) unless built with BLAS=none, then cn_gemm_portable.
- * M, N or K of 0 is allowed (C is scaled by beta; with K == 0, C = beta*C). */
+ * M, N or K of 0 is allowed (C is scaled by beta; with K == 0, C = beta*C).
+ * Threads: the BLAS always runs single-threaded (cn_gemm sets it so); called
+ * outside an OpenMP parallel region with at least CN_GEMM_SPLIT_MIN multiply-adds,
+ * cn_gemm splits C into column (or, when M > N, row) blocks, one per OpenMP
+ * thread; inside a parallel region it runs on the calling thread. */
+#define CN_GEMM_SPLIT_MIN ((double)(1 << 18))
 void cn_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha,
              const cn_real *A, int lda, const cn_real *B, int ldb, cn_real beta,
              cn_real *C, int ldc);

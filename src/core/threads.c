@@ -23,8 +23,10 @@ void cn_set_num_threads(int n)
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
-#ifdef CN_USE_CBLAS
-    openblas_set_num_threads(n);
+#if defined(CN_USE_CBLAS) && defined(_OPENMP)
+    openblas_set_num_threads(1); /* one threading layer: cn_gemm splits work itself */
+#elif defined(CN_USE_CBLAS)
+    openblas_set_num_threads(n); /* no OpenMP: the BLAS is the only threading layer */
 #endif
 }
 

@@ -161,7 +161,7 @@ void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real 
     const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
     const size_t w_grp = (size_t)g->cg_out * kdim;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#pragma omp parallel for schedule(static) if (conv_parallel(g) && S > 1)
 #endif
     for (int s = 0; s < S; s++) {
         cn_real *cols = ws + (size_t)s * slot; // (kdim, hw_out)
@@ -202,7 +202,7 @@ void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real
     const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
     const size_t w_grp = (size_t)g->cg_out * kdim;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
+#pragma omp parallel for schedule(static) if (conv_parallel(g) && S > 1)
 #endif
     for (int s = 0; s < S; s++) {
         cn_real *cols = ws + (size_t)s * slot; // (kdim, hw_out)

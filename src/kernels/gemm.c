@@ -14,6 +14,9 @@
 #ifdef CN_USE_CBLAS
 #include <cblas.h>
 #endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum { GEMM_MC = 64, GEMM_KC = 256, GEMM_NC = 512 };
 
@@ -166,6 +169,56 @@ void cn_gemm_portable(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alp
     cn_aligned_free(Bp);
 }
 
+#ifdef CN_USE_CBLAS
+/* One single-threaded BLAS call. */
+static void blas_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha,
+                      const cn_real *A, int lda, const cn_real *B, int ldb, cn_real beta,
+                      cn_real *C, int ldc)
+{
+#ifdef CN_DOUBLE
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+/* The blocks of a split: T blocks of `chunk` columns (or rows), a multiple of 16
+ * so every block but the last keeps the BLAS kernels' full tiles. */
+static int split_chunk(int n, int T)
+{
+    int chunk = (n + T - 1) / T;
+    return (chunk + 15) / 16 * 16;
+}
+
+/* C split across T OpenMP threads: column blocks when N >= M, else row blocks;
+ * each block is one single-threaded BLAS call over the whole K. */
+static void gemm_split(int T, cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha,
+                       const cn_real *A, int lda, const cn_real *B, int ldb, cn_real beta,
+                       cn_real *C, int ldc)
+{
+    const int by_cols = N >= M;
+    const int chunk = split_chunk(by_cols ? N : M, T);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(T)
+#endif
+    for (int t = 0; t < T; t++) {
+        const int lo = t * chunk, n = by_cols ? N : M;
+        if (lo >= n) continue;
+        const int len = n - lo < chunk ? n - lo : chunk;
+        if (by_cols) {
+            const cn_real *Bb = tb ? B + (size_t)lo * ldb : B + lo; // op(B)[:, lo:lo+len]
+            blas_gemm(ta, tb, M, len, K, alpha, A, lda, Bb, ldb, beta, C + lo, ldc);
+        } else {
+            const cn_real *Ab = ta ? A + lo : A + (size_t)lo * lda; // op(A)[lo:lo+len, :]
+            blas_gemm(ta, tb, len, N, K, alpha, Ab, lda, B, ldb, beta, C + (size_t)lo * ldc,
+                      ldc);
+        }
+    }
+}
+#endif
+
 void cn_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha, const cn_real *A,
              int lda, const cn_real *B, int ldb, cn_real beta, cn_real *C, int ldc)
 {
@@ -176,13 +229,19 @@ void cn_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha, const
         scale_c(M, N, beta, C, ldc);
         return;
     }
-#ifdef CN_DOUBLE
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#else
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int T = 1;
+#ifdef _OPENMP
+    if (!omp_in_parallel()) {
+        /* one threading layer: OpenBLAS's own pool would fight OpenMP's */
+        if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+        T = omp_get_max_threads();
+    }
 #endif
+    if (T > 1 && (double)M * N * K >= CN_GEMM_SPLIT_MIN && (M >= 32 || N >= 32)) {
+        gemm_split(T, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #else
     cn_gemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
