@@ -102,7 +102,7 @@ static void roundtrip(const cn_model *m)
 
 static cn_status compile1(cn_model *m, cn_error *err)
 {
-    cn_compile_opts co = {1, 0, 0};
+    cn_compile_opts co = {.batch = 1};
     return cn_model_compile(m, &co, err);
 }
 
@@ -179,7 +179,7 @@ Test(model_text, lenet_nodes_attrs_params_and_output)
 Test(model_text, overrides_replace_param_defaults)
 {
     const char *ov[] = {"classes=100", " h = 32 "};
-    cn_model_text_opts o = {ov, 2, 0};
+    cn_model_text_opts o = {.overrides = ov, .n_overrides = 2};
     cn_error err;
     cn_model *m = cn_model_parse(LENET, strlen(LENET), "t.cnm", &o, &err);
     cr_assert_not_null(m, "%s", err.msg);
@@ -188,13 +188,13 @@ Test(model_text, overrides_replace_param_defaults)
     cr_assert(x->shape[1] == 32 && x->shape[2] == 32); /* w = h follows */
     cn_model_free(m);
     const char *bad[] = {"clases=5"};
-    cn_model_text_opts o2 = {bad, 1, 0};
+    cn_model_text_opts o2 = {.overrides = bad, .n_overrides = 1};
     cr_assert_null(cn_model_parse(LENET, strlen(LENET), "t.cnm", &o2, &err));
     cr_assert_eq(err.code, CN_ERR_ARG);
     cr_assert(strstr(err.msg, "no param 'clases'") && strstr(err.msg, "did you mean 'classes'"),
               "%s", err.msg);
     const char *junk[] = {"classes=1x"};
-    cn_model_text_opts o3 = {junk, 1, 0};
+    cn_model_text_opts o3 = {.overrides = junk, .n_overrides = 1};
     cr_assert_null(cn_model_parse(LENET, strlen(LENET), "t.cnm", &o3, &err));
     cr_assert_eq(err.code, CN_ERR_ARG);
 }
@@ -463,7 +463,7 @@ Test(model_text, t13_ten_thousand_nodes_and_the_node_limit)
     cr_assert_not_null(m, "%s", err.msg);
     cr_assert_eq(cn_model_num_nodes(m), 10000);
     cn_model_free(m);
-    cn_model_text_opts o = {NULL, 0, 100};
+    cn_model_text_opts o = {.max_nodes = 100};
     cr_assert_null(cn_model_parse(t, n, "t.cnm", &o, &err));
     cr_assert(strstr(err.msg, "t.cnm:101:1: too many nodes (limit 100)"), "%s", err.msg);
     free(t);
@@ -511,6 +511,7 @@ static const char *EVERY_OP =
     "ap = avgpool2d x count_include_pad=0\n"
     "ga = global_avgpool x\n"
     "gm = global_maxpool x\n"
+    "aa = adaptive_avgpool2d x out=(3, 2)\n"
     "mu = maxunpool2d mp, mp k=3 stride=2 pad=1\n"
     "up = upsample x mode=bilinear align_corners=1 scale=(1.5, 2.25)\n"
     "us = upsample x scale=0 size_hw=(5, 7)\n"
@@ -521,6 +522,7 @@ static const char *EVERY_OP =
     "lr = lrn x size=3 alpha=2e-4 beta=0.5 lrn_k=2\n"
     "dr = dropout x p=0.3\n"
     "d2 = dropout2d x p=0.1\n"
+    "dpa = drop_path x p=0.2\n"
     "sg = sigmoid x\n"
     "th = tanh x\n"
     "re = relu x\n"

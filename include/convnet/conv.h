@@ -1,8 +1,9 @@
 /* convnet/conv.h: pure compute kernels for 2-D convolution and 2-D pooling on raw
  * NCHW arrays (no tensors, no graph): geometry validation, im2col / col2im,
  * convolution forward and backward (im2col + GEMM, 1x1 as one GEMM, depthwise as
- * direct loops), max / average pooling with PyTorch's exact semantics, and global
- * pooling. The graph's ops call these; they can be tested and benchmarked alone.
+ * direct loops), max / average pooling with PyTorch's exact semantics, adaptive
+ * average pooling, and global pooling. The graph's ops call these; they can be
+ * tested and benchmarked alone.
  *
  * Conventions shared by every kernel here:
  *  - Arrays are contiguous, outermost-first: x (n, c, h, w). Sizes come from a
@@ -204,6 +205,23 @@ void cn_global_maxpool_forward(size_t nc, size_t hw, const cn_real *x, cn_real *
  *   dy (nc), idx (nc), dx (nc, hw) */
 void cn_global_maxpool_backward(size_t nc, size_t hw, const cn_real *dy,
                                 const int32_t *idx, cn_real *dx);
+
+/* cn_adaptive_avgpool2d_forward: PyTorch's nn.AdaptiveAvgPool2d((oh, ow)) over nc
+ * planes (nc = n * c) of h x w: output (i, j) is the mean of input rows
+ * [floor(i h / oh), ceil((i + 1) h / oh)) and columns [floor(j w / ow),
+ * ceil((j + 1) w / ow)) (every bin holds at least one element; bins overlap
+ * when h is not a multiple of oh, and oh > h repeats rows). The sum is divided
+ * by the bin height, then by its width, as PyTorch's CPU kernel. Every size >= 1.
+ *   x (nc, h, w), y (nc, oh, ow) overwritten */
+void cn_adaptive_avgpool2d_forward(size_t nc, int h, int w, int oh, int ow, const cn_real *x,
+                                   cn_real *y);
+
+/* cn_adaptive_avgpool2d_backward: dx OVERWRITTEN: zero, then every input of bin
+ * (i, j) receives dy[i, j] / (bin height) / (bin width) (summed over the bins
+ * that hold it).
+ *   dy (nc, oh, ow), dx (nc, h, w) */
+void cn_adaptive_avgpool2d_backward(size_t nc, int h, int w, int oh, int ow,
+                                    const cn_real *dy, cn_real *dx);
 
 #ifdef __cplusplus
 }

@@ -51,6 +51,7 @@ typedef enum cn_op_kind {
     CN_OP_AVGPOOL2D,           /* "avgpool2d": k, stride, pad, ceil_mode, count_include_pad */
     CN_OP_GLOBAL_AVGPOOL,      /* "global_avgpool": (c, ...) -> (c) */
     CN_OP_GLOBAL_MAXPOOL,      /* "global_maxpool" */
+    CN_OP_ADAPTIVE_AVGPOOL2D,  /* "adaptive_avgpool2d": size_hw = output (h, w) (text key out) */
     CN_OP_MAXUNPOOL2D,         /* "maxunpool2d": inputs (x, the maxpool2d node); k, stride, pad */
     CN_OP_UPSAMPLE,            /* "upsample": mode, scale or size, align_corners */
     /* normalisation */
@@ -62,6 +63,7 @@ typedef enum cn_op_kind {
     /* regularisation */
     CN_OP_DROPOUT,             /* "dropout": p */
     CN_OP_DROPOUT2D,           /* "dropout2d": p, one draw per (sample, channel) */
+    CN_OP_DROP_PATH,           /* "drop_path": p in [0, 1), one draw per sample (stoch. depth) */
     /* activations (element-wise; act holds their parameters) */
     CN_OP_SIGMOID,             /* "sigmoid" */
     CN_OP_TANH,                /* "tanh" */
@@ -125,7 +127,8 @@ typedef struct cn_attrs {
     int bias;                    /* linear, conv: 1 adds a bias (1) */
     int ceil_mode;               /* pooling (0) */
     int count_include_pad;       /* avgpool2d (1) */
-    double p;                    /* dropout, dropout2d (0.5); linear: DropConnect p (0 = off) */
+    double p;                    /* dropout, dropout2d, drop_path (0.5); linear: DropConnect p
+                                    (0 = off) */
     double eps;                  /* norms (1e-5) */
     double momentum;             /* batchnorm, instancenorm (0.1) */
     int affine;                  /* norms: learnable gamma, beta (1) */
@@ -141,7 +144,8 @@ typedef struct cn_attrs {
     cn_upsample_mode mode;       /* upsample (CN_UPSAMPLE_NEAREST) */
     int align_corners;           /* upsample bilinear (0) */
     double scale[2];             /* upsample: factor (h, w) (2, 2); 0 when size is given */
-    int size_hw[2];              /* upsample: output size (h, w), used when scale is 0 */
+    int size_hw[2];              /* upsample, maxunpool2d: output size (h, w), used when scale
+                                    is 0; adaptive_avgpool2d: output size (h, w), >= 1 */
     double weight;               /* losses: weight in the total loss (1) */
     double smoothing;            /* cross_entropy: label smoothing (0) */
     int n_class_weights;         /* cross_entropy: number of class weights (0 = none) */

@@ -76,6 +76,8 @@ typedef struct cn_summary {
  *   conv2d, maxpool2d, avgpool2d (kernel k, stride s, pad p, dilation d):
  *     k_eff = d (k - 1) + 1, j' = j s, r' = r + (k_eff - 1) j,
  *     start' = start + ((k_eff - 1) / 2 - p) j
+ *   adaptive_avgpool2d: when the output size divides the input's, the window
+ *     k = s = in / out (pad 0) above; otherwise rf_valid 0 (the bins are not one grid)
  *   conv_transpose2d, maxunpool2d (the zero-stuffing view: upsample by s, then a
  *     stride-1 kernel on the finer grid): j' = j / s, r' = r + (k_eff - 1) j',
  *     start' = start + (p - (k_eff - 1) / 2) j'
@@ -86,7 +88,7 @@ typedef struct cn_summary {
  *     start + offset j
  *   add, mul, concat: the largest r over the inputs, the first input's j and start
  *   element-wise ops, activations, normalisations (statistics treated as
- *     constants), dropout, lrn, maxout, softmax, identity: the input's
+ *     constants), dropout, drop_path, lrn, maxout, softmax, identity: the input's
  *   everything else (flatten, linear, global pooling, reshape, losses, conv1d/3d
  *     on non-image inputs): rf_valid 0; so is any node reading an rf_valid 0 node.
  * Errors: CN_ERR_ARG (NULL arguments, an uncompiled model), CN_ERR_NOMEM,

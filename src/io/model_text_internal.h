@@ -45,7 +45,8 @@ const cn_mt_key *cn_mt_keys(int *count);
 
 /* cn_mt_key_find: the index of the key that name means for op (the short aliases
  * "alpha" and "beta" mean act.alpha on elu and act.beta on softplus, lrn.alpha and
- * lrn.beta elsewhere), or -1. */
+ * lrn.beta elsewhere; on adaptive_avgpool2d "out" means size_hw and "out.int" the
+ * integer out), or -1. */
 int cn_mt_key_find(const char *name, cn_op_kind op);
 
 /* cn_mt_key_name: how the printer writes key index i for op (the short alias when
@@ -211,5 +212,14 @@ cn_status cn_mt_list(cn_mt_cur *c, const cn_mt_scope *sc, double *vals, int max,
  * returns 1; 0 when o names another param; -1 when EXPR is bad (P->err untouched;
  * line ln only places the discarded message). */
 int cn_mt_override_value(cn_mt_parser *P, int ln, const char *o, const char *nm, double *v);
+
+/* cn_mt_find_block: the block called name, or NULL (model_text_block.c). */
+const cn_mt_block *cn_mt_find_block(const cn_mt_parser *P, const char *name);
+
+/* cn_mt_block_stmt: reads a block definition `block NAME(P1 = EXPR, P2, ...) {`
+ * (the cursor after the keyword) and its body's extent into P->blocks; the params
+ * `repeat` and `rep` are reserved. *next_line is the line after the closing `}`
+ * (model_text_block.c). */
+cn_status cn_mt_block_stmt(cn_mt_cur *c, cn_mt_scope *sc, int *next_line);
 
 #endif /* CONVNET_MODEL_TEXT_INTERNAL_H */

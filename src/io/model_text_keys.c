@@ -1,5 +1,6 @@
 /* model_text_keys.c: the attribute key table of the model text format (every
- * cn_attrs field by name), op-specific aliases and required keys, edit distance,
+ * cn_attrs field by name), op-specific aliases (alpha, beta; out for the output
+ * size of adaptive_avgpool2d) and required keys, edit distance,
  * and locale-independent reading and writing of reals. Read-only data only. */
 #include <limits.h>
 #include <locale.h>
@@ -100,6 +101,11 @@ int cn_mt_key_find(const char *name, cn_op_kind op)
     if (strcmp(name, "alpha") == 0) return index_of(op == CN_OP_ELU ? "act.alpha" : "lrn.alpha");
     if (strcmp(name, "beta") == 0)
         return index_of(op == CN_OP_SOFTPLUS ? "act.beta" : "lrn.beta");
+    if (op == CN_OP_ADAPTIVE_AVGPOOL2D) {
+        /* out is the output size there; the unused integer field is out.int */
+        if (strcmp(name, "out") == 0) return index_of("size_hw");
+        if (strcmp(name, "out.int") == 0) return index_of("out");
+    }
     return index_of(name);
 }
 
@@ -112,6 +118,8 @@ const char *cn_mt_key_name(int i, cn_op_kind op)
     if ((strcmp(nm, "act.beta") == 0 && op == CN_OP_SOFTPLUS) ||
         (strcmp(nm, "lrn.beta") == 0 && op != CN_OP_SOFTPLUS))
         return "beta";
+    if (op == CN_OP_ADAPTIVE_AVGPOOL2D && strcmp(nm, "size_hw") == 0) return "out";
+    if (op == CN_OP_ADAPTIVE_AVGPOOL2D && strcmp(nm, "out") == 0) return "out.int";
     return nm;
 }
 
@@ -124,6 +132,7 @@ int cn_mt_required(int i, cn_op_kind op)
     case CN_OP_CONV1D: case CN_OP_CONV2D: case CN_OP_CONV3D: case CN_OP_CONV_TRANSPOSE2D:
         return strcmp(nm, "out") == 0 || strcmp(nm, "k") == 0;
     case CN_OP_SLICE: return strcmp(nm, "count") == 0;
+    case CN_OP_ADAPTIVE_AVGPOOL2D: return strcmp(nm, "size_hw") == 0;
     default: return 0;
     }
 }

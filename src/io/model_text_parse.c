@@ -1,8 +1,9 @@
 /* model_text_parse.c: the model text format's reader (docs/model-format.md):
  * checks the bytes (NUL, UTF-8, line length), then executes the statements line by
- * line (model, param, block definitions, node statements, block instances with
- * params and repeat, output), building an uncompiled cn_model. Every error names
- * path:line:col. Locale-independent numbers (model_text_keys.c). */
+ * line (model, param, block definitions (model_text_block.c), node statements,
+ * block instances with params, repeat and the copy number `rep`, output), building
+ * an uncompiled cn_model. Every error names path:line:col. Locale-independent
+ * numbers (model_text_keys.c). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,13 +88,6 @@ static cn_status undefined_node(cn_mt_cur *c, size_t at, const cn_mt_scope *sc, 
 /* ------------------------------------------------------------------ statements */
 
 static cn_status run_lines(cn_mt_parser *P, cn_mt_scope *sc, int first, int end);
-
-static const cn_mt_block *find_block(const cn_mt_parser *P, const char *name)
-{
-    for (int i = 0; i < P->n_blocks; i++)
-        if (strcmp(P->blocks[i].name, name) == 0) return &P->blocks[i];
-    return NULL;
-}
 
 /* set_attr: read the value of key index ki into a (the cursor is after '=') */
 static cn_status set_attr(cn_mt_cur *c, const cn_mt_scope *sc, cn_op_kind op, int ki,
@@ -245,7 +239,7 @@ static cn_status node_stmt(cn_mt_cur *c, cn_mt_scope *sc, const char *name, size
         return cn_mt_perr(c, name_at, "node '%s' is already defined", name);
     int ids[256], n_in;
     if ((st = inputs(c, sc, ids, &n_in, 256)) != CN_OK) return st;
-    const cn_mt_block *bk = find_block(P, opn);
+    const cn_mt_block *bk = cn_mt_find_block(P, opn);
     if (bk) {
         /* block instance: params, repeat */
         if (n_in != 1)
@@ -258,6 +252,7 @@ static cn_status node_stmt(cn_mt_cur *c, cn_mt_scope *sc, const char *name, size
             return cn_error_set(P->err, CN_ERR_NOMEM, "%s: out of memory", P->path);
         }
         if (bk->n_params > 0) memcpy(bp, bk->params, sizeof *bp * (size_t)bk->n_params);
+        snprintf(bp[bk->n_params].name, CN_MT_MAX_NAME, "rep"); /* the copy number */
         int repeat = 1, repeat_set = 0;
         st = CN_OK;
         while (st == CN_OK && cn_mt_peek(c) != 0) {
@@ -312,8 +307,9 @@ static cn_status node_stmt(cn_mt_cur *c, cn_mt_scope *sc, const char *name, size
                 snprintf(full, sizeof full, "%s%s.%d.", sc->prefix, name, r);
             inner.prefix = full;
             inner.in_id = in;
+            bp[bk->n_params].v = r;
             inner.params = bp;
-            inner.n_params = bk->n_params;
+            inner.n_params = bk->n_params + 1;
             inner.last = -1;
             if (++P->depth > CN_MT_MAX_DEPTH) {
                 st = cn_mt_perr(c, op_at, "blocks nested too deeply");
@@ -423,87 +419,6 @@ static cn_status param_stmt(cn_mt_cur *c, cn_mt_scope *sc)
     return CN_OK;
 }
 
-/* block_stmt: block NAME(P1 = EXPR, P2, ...) {  ... } ; returns the line after */
-static cn_status block_stmt(cn_mt_cur *c, cn_mt_scope *sc, int *next_line)
-{
-    cn_mt_parser *P = c->P;
-    char nm[CN_MT_MAX_NAME];
-    cn_status st;
-    size_t at = (cn_mt_peek(c), c->i);
-    if ((st = cn_mt_need_word(c, nm, "", 0, "a block name")) != CN_OK) return st;
-    cn_op_kind dummy;
-    if (cn_op_parse(nm, &dummy, NULL) == CN_OK)
-        return cn_mt_perr(c, at, "block '%s' has the name of an op", nm);
-    if (find_block(P, nm)) return cn_mt_perr(c, at, "block '%s' is already defined", nm);
-    if (P->n_blocks == P->cap_blocks) {
-        int cap = P->cap_blocks ? 2 * P->cap_blocks : 8;
-        cn_mt_block *nb = cn_realloc(P->blocks, sizeof *nb * (size_t)cap);
-        if (!nb) return cn_error_set(P->err, CN_ERR_NOMEM, "%s: out of memory", P->path);
-        P->blocks = nb;
-        P->cap_blocks = cap;
-    }
-    cn_mt_block *b = &P->blocks[P->n_blocks];
-    memset(b, 0, sizeof *b);
-    snprintf(b->name, sizeof b->name, "%s", nm);
-    b->line = c->ln;
-    P->n_blocks++; /* owned by the parser from here (freed on error too) */
-    if ((st = cn_mt_expect(c, '(')) != CN_OK) return st;
-    if (cn_mt_peek(c) != ')') {
-        for (;;) {
-            char pn[CN_MT_MAX_NAME];
-            size_t pat = (cn_mt_peek(c), c->i);
-            if ((st = cn_mt_need_word(c, pn, "", 0, "a param name")) != CN_OK) return st;
-            for (int j = 0; j < b->n_params; j++)
-                if (strcmp(b->params[j].name, pn) == 0)
-                    return cn_mt_perr(c, pat, "duplicate param '%s'", pn);
-            if (strcmp(pn, "repeat") == 0) return cn_mt_perr(c, pat, "'repeat' is reserved");
-            cn_mt_param *np = cn_realloc(b->params, sizeof *np * (size_t)(b->n_params + 1));
-            if (np) b->params = np;
-            int *nd = cn_realloc(b->has_def, sizeof *nd * (size_t)(b->n_params + 1));
-            if (nd) b->has_def = nd;
-            if (!np || !nd) return cn_error_set(P->err, CN_ERR_NOMEM, "%s: out of memory", P->path);
-            snprintf(b->params[b->n_params].name, CN_MT_MAX_NAME, "%s", pn);
-            b->params[b->n_params].v = 0;
-            b->has_def[b->n_params] = 0;
-            if (cn_mt_peek(c) == '=') {
-                c->i++;
-                if ((st = cn_mt_expr(c, sc, &b->params[b->n_params].v)) != CN_OK) return st;
-                b->has_def[b->n_params] = 1;
-            }
-            b->n_params++;
-            if (cn_mt_peek(c) == ',') {
-                c->i++;
-                continue;
-            }
-            break;
-        }
-    }
-    if ((st = cn_mt_expect(c, ')')) != CN_OK) return st;
-    if ((st = cn_mt_expect(c, '{')) != CN_OK) return st;
-    if ((st = cn_mt_end_of_statement(c)) != CN_OK) return st;
-    int ln = c->ln + 1;
-    while (ln < P->n_lines && !cn_mt_closes_block(P, ln)) {
-        cn_mt_cur lc = {P, ln, P->lines[ln].s, P->lines[ln].n, 0};
-        char w[CN_MT_MAX_NAME];
-        size_t wat = (cn_mt_peek(&lc), lc.i);
-        if (cn_mt_word(&lc, w, "", 0) == 1 && strcmp(w, "block") == 0 && cn_mt_peek(&lc) != '=')
-            return cn_mt_perr(&lc, wat, "block definitions cannot be nested (missing '}' for block "
-                                  "'%s' of line %d?)", nm, c->ln + 1);
-        ln++;
-    }
-    if (ln >= P->n_lines) return cn_mt_perr(c, at, "block '%s' has no closing '}'", nm);
-    b->first = c->ln + 1;
-    b->end = ln;
-    int any = 0;
-    for (int j = b->first; j < b->end && !any; j++) {
-        cn_mt_cur lc = {P, j, P->lines[j].s, P->lines[j].n, 0};
-        any = cn_mt_peek(&lc) != 0;
-    }
-    if (!any) return cn_mt_perr(c, at, "block '%s' has no nodes", nm);
-    *next_line = ln + 1;
-    return CN_OK;
-}
-
 /* run_lines: execute lines [first, end) in sc */
 static cn_status run_lines(cn_mt_parser *P, cn_mt_scope *sc, int first, int end)
 {
@@ -553,7 +468,7 @@ static cn_status run_lines(cn_mt_parser *P, cn_mt_scope *sc, int first, int end)
         } else if (strcmp(w, "block") == 0) {
             if (!sc->global) return cn_mt_perr(&c, at, "block definitions cannot be nested");
             int next;
-            st = block_stmt(&c, sc, &next);
+            st = cn_mt_block_stmt(&c, sc, &next);
             if (st == CN_OK) ln = next - 1;
         } else {
             if (cn_mt_peek(&c) == 0)

@@ -1,9 +1,10 @@
-/* pool2d.c: 2-D max and average pooling and global pooling on raw NCHW arrays,
- * forward and backward, with PyTorch 1.13's CPU semantics to the letter: output
- * size with ceil_mode and its "last window starts inside" rule, max windows that
- * skip padding by whole dilation steps, first-maximum ties, NaN propagation,
- * flat per-plane argmax indices, and the average divisor clipped to the padded
- * input (count_include_pad) or the input. Direct loops, OpenMP over planes;
+/* pool2d.c: 2-D max, average and adaptive average pooling and global pooling on
+ * raw NCHW arrays, forward and backward, with PyTorch 1.13's CPU semantics to the
+ * letter: output size with ceil_mode and its "last window starts inside" rule,
+ * max windows that skip padding by whole dilation steps, first-maximum ties, NaN
+ * propagation, flat per-plane argmax indices, the average divisor clipped to the
+ * padded input (count_include_pad) or the input, and adaptive pooling's bins
+ * [floor(i h / oh), ceil((i + 1) h / oh)). Direct loops, OpenMP over planes;
  * each plane is computed alone, so results never depend on the thread count. */
 #include "convnet/conv.h"
 
@@ -239,6 +240,79 @@ void cn_avgpool2d_backward(const cn_pool2d_geom *g, const cn_real *dy, cn_real *
                 for (int ih = h0; ih < h1; ih++)
                     for (int iw = w0; iw < w1; iw++) dxp[(size_t)ih * W + iw] += v;
             }
+    }
+}
+
+/* ------------------------------------------------------------------ adaptive */
+
+/* bin_start / bin_end: PyTorch's adaptive bin [floor(i in / out), ceil((i + 1) in / out))
+ * along one axis, in integers. */
+static int bin_start(int i, int in, int out)
+{
+    return (int)(((long long)i * in) / out);
+}
+static int bin_end(int i, int in, int out)
+{
+    return (int)(((long long)(i + 1) * in + out - 1) / out);
+}
+
+#ifdef _OPENMP
+/* adaptive_parallel: 1 when the element visits (at least every input and every
+ * output once per plane) reach PAR_MIN_WORK. */
+static int adaptive_parallel(size_t nc, int h, int w, int oh, int ow)
+{
+    return (double)nc * (h > oh ? h : oh) * (w > ow ? w : ow) >= (double)PAR_MIN_WORK;
+}
+#endif
+
+void cn_adaptive_avgpool2d_forward(size_t nc, int h, int w, int oh, int ow, const cn_real *x,
+                                   cn_real *y)
+{
+    CN_ASSERT(h >= 1 && w >= 1 && oh >= 1 && ow >= 1 && x && y);
+    const long planes = (long)nc;
+    const size_t plane_in = (size_t)h * w, plane_out = (size_t)oh * ow;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (adaptive_parallel(nc, h, w, oh, ow))
+#endif
+    for (long p = 0; p < planes; p++) {
+        const cn_real *xp = x + (size_t)p * plane_in; // (h, w)
+        cn_real *yp = y + (size_t)p * plane_out;      // (oh, ow)
+        for (int i = 0; i < oh; i++) {
+            const int h0 = bin_start(i, h, oh), h1 = bin_end(i, h, oh);
+            for (int j = 0; j < ow; j++) {
+                const int w0 = bin_start(j, w, ow), w1 = bin_end(j, w, ow);
+                cn_real s = 0;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) s += xp[(size_t)ih * w + iw];
+                yp[(size_t)i * ow + j] = s / (cn_real)(h1 - h0) / (cn_real)(w1 - w0);
+            }
+        }
+    }
+}
+
+void cn_adaptive_avgpool2d_backward(size_t nc, int h, int w, int oh, int ow,
+                                    const cn_real *dy, cn_real *dx)
+{
+    CN_ASSERT(h >= 1 && w >= 1 && oh >= 1 && ow >= 1 && dy && dx);
+    const long planes = (long)nc;
+    const size_t plane_in = (size_t)h * w, plane_out = (size_t)oh * ow;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (adaptive_parallel(nc, h, w, oh, ow))
+#endif
+    for (long p = 0; p < planes; p++) {
+        cn_real *dxp = dx + (size_t)p * plane_in;        // (h, w)
+        const cn_real *dyp = dy + (size_t)p * plane_out; // (oh, ow)
+        memset(dxp, 0, plane_in * sizeof *dxp);
+        for (int i = 0; i < oh; i++) {
+            const int h0 = bin_start(i, h, oh), h1 = bin_end(i, h, oh);
+            for (int j = 0; j < ow; j++) {
+                const int w0 = bin_start(j, w, ow), w1 = bin_end(j, w, ow);
+                const cn_real v =
+                    dyp[(size_t)i * ow + j] / (cn_real)(h1 - h0) / (cn_real)(w1 - w0);
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) dxp[(size_t)ih * w + iw] += v;
+            }
+        }
     }
 }
 

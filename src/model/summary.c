@@ -94,6 +94,16 @@ static rf node_rf(const cn_model *m, int i, const rf *rfs)
         return rf_conv(in, a->k, a->stride, a->pad, a->dil);
     case CN_OP_AVGPOOL2D:
         return rf_conv(in, a->k, a->stride, a->pad, ones);
+    case CN_OP_ADAPTIVE_AVGPOOL2D: {
+        /* a sliding window k = s = in / out when out divides in; otherwise the bins
+         * differ in size and overlap: no single grid, rf_valid 0 */
+        int kk[2], zero[2] = {0, 0};
+        for (int x = 0; x < 2; x++) {
+            if (s0->d[x + 1] % nd->out.d[x + 1] != 0) return none;
+            kk[x] = s0->d[x + 1] / nd->out.d[x + 1];
+        }
+        return rf_conv(in, kk, kk, zero, ones);
+    }
     case CN_OP_CONV_TRANSPOSE2D:
         return rf_transposed(in, a->k, a->stride, a->pad, a->dil);
     case CN_OP_MAXUNPOOL2D:
@@ -118,6 +128,7 @@ static rf node_rf(const cn_model *m, int i, const rf *rfs)
         return in;
     case CN_OP_BATCHNORM: case CN_OP_LAYERNORM: case CN_OP_GROUPNORM:
     case CN_OP_INSTANCENORM: case CN_OP_LRN: case CN_OP_DROPOUT: case CN_OP_DROPOUT2D:
+    case CN_OP_DROP_PATH:
     case CN_OP_SIGMOID: case CN_OP_TANH: case CN_OP_RELU: case CN_OP_LEAKY_RELU:
     case CN_OP_PRELU: case CN_OP_ELU: case CN_OP_SELU: case CN_OP_RRELU:
     case CN_OP_SOFTPLUS: case CN_OP_GELU: case CN_OP_MAXOUT: case CN_OP_SOFTMAX:

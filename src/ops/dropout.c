@@ -1,7 +1,9 @@
 /* dropout.c: the regularisation ops over the dropout kernels of
  * activation_kernels.h: dropout (inverted: one Bernoulli per value, kept values
- * scaled by 1 / (1 - p)) and dropout2d (spatial dropout, PyTorch's Dropout2d:
- * one draw per (sample, channel), the whole channel kept or dropped). Masks are
+ * scaled by 1 / (1 - p)), dropout2d (spatial dropout, PyTorch's Dropout2d:
+ * one draw per (sample, channel), the whole channel kept or dropped) and
+ * drop_path (stochastic depth, timm's DropPath: one draw per sample, the whole
+ * sample kept and scaled by 1 / (1 - p), or zeroed). Masks are
  * drawn from the forward's rng into the node's saved area; rng NULL in
  * training replays them; evaluation is the identity. */
 #include "op.h"
@@ -91,9 +93,45 @@ static void dropout2d_backward(cn_op_ctx *c)
                           (const cn_real *)c->saved, c->dx[0]);
 }
 
+/* ------------------------------------------------------------------ drop_path */
+
+/* drop_path (stochastic depth): dropout2d with one "channel" holding the whole
+ * sample: one draw per sample, mask (n, 1) of 0 or 1 / (1 - p). p must be < 1
+ * (a branch that is always dropped is no branch). */
+
+static cn_status drop_path_infer(cn_infer *inf, cn_error *err)
+{
+    cn_status st = dropout_check(inf, "drop_path", err);
+    if (st != CN_OK) return st;
+    if (!(inf->a->p < 1.0))
+        return cn_error_set(err, CN_ERR_ARG, "node '%s' (drop_path): p %g must be < 1",
+                            inf->node, inf->a->p);
+    if (cn_shape_numel(inf->in[0]) == SIZE_MAX)
+        return cn_error_set(err, CN_ERR_RANGE, "node '%s' (drop_path): sample too large",
+                            inf->node);
+    return mask_bytes(inf, "drop_path", 1, err);
+}
+
+static cn_status drop_path_forward(cn_op_ctx *c, cn_error *err)
+{
+    (void)err;
+    cn_dropout2d_forward(c->a->p, c->training, c->rng, c->n, 1, cn_shape_numel(c->in[0]),
+                         c->x[0], c->y, (cn_real *)c->saved);
+    return CN_OK;
+}
+
+static void drop_path_backward(cn_op_ctx *c)
+{
+    if (!c->dx[0]) return;
+    cn_dropout2d_backward(c->training, c->n, 1, cn_shape_numel(c->in[0]), c->dy,
+                          (const cn_real *)c->saved, c->dx[0]);
+}
+
 /* ------------------------------------------------------------------ vtables */
 
 const cn_op_vtable cn_op_vt_dropout = {CN_OP_DROPOUT, "dropout", 1, 1, 0,
                                        dropout_infer, dropout_forward, dropout_backward};
 const cn_op_vtable cn_op_vt_dropout2d = {CN_OP_DROPOUT2D, "dropout2d", 1, 1, 0,
                                          dropout2d_infer, dropout2d_forward, dropout2d_backward};
+const cn_op_vtable cn_op_vt_drop_path = {CN_OP_DROP_PATH, "drop_path", 1, 1, 0,
+                                         drop_path_infer, drop_path_forward, drop_path_backward};

@@ -1,6 +1,7 @@
 /* pool.c: the pooling ops over the pure kernels: maxpool2d (indices saved for
- * backward and for maxunpool2d), avgpool2d, and global average / max pooling
- * ((c, ...) -> (c) over every position). */
+ * backward and for maxunpool2d), avgpool2d, adaptive_avgpool2d (PyTorch's
+ * AdaptiveAvgPool2d to the output size size_hw), and global average / max
+ * pooling ((c, ...) -> (c) over every position). */
 #include "op.h"
 
 #include <stdint.h>
@@ -130,6 +131,50 @@ static void gmax_backward(cn_op_ctx *c)
                                    (const int32_t *)c->saved, c->dx[0]);
 }
 
+/* adaptive average pooling: (c, h, w) -> (c, size_hw[0], size_hw[1]). */
+static cn_status adaptive_infer(cn_infer *inf, cn_error *err)
+{
+    cn_status st = cn_infer_rank(inf, 0, 3, 3, err);
+    if (st != CN_OK) return st;
+    const int *o = inf->a->size_hw;
+    if (o[0] < 1 || o[1] < 1)
+        return cn_error_set(err, CN_ERR_ARG,
+                            "node '%s' (adaptive_avgpool2d): output size (%d, %d) must be >= 1 "
+                            "(attribute size_hw; text key out)",
+                            inf->node, o[0], o[1]);
+    const cn_shape *in = inf->in[0];
+    inf->out.ndim = 3;
+    inf->out.d[0] = in->d[0];
+    inf->out.d[1] = o[0];
+    inf->out.d[2] = o[1];
+    /* one add per input visit: the bins' heights times their widths, summed */
+    double rows = 0, cols = 0;
+    for (int i = 0; i < o[0]; i++)
+        rows += (double)(((long long)(i + 1) * in->d[1] + o[0] - 1) / o[0] -
+                         ((long long)i * in->d[1]) / o[0]);
+    for (int j = 0; j < o[1]; j++)
+        cols += (double)(((long long)(j + 1) * in->d[2] + o[1] - 1) / o[1] -
+                         ((long long)j * in->d[2]) / o[1]);
+    inf->flops = (double)in->d[0] * rows * cols;
+    return CN_OK;
+}
+
+static cn_status adaptive_forward(cn_op_ctx *c, cn_error *err)
+{
+    (void)err;
+    const cn_shape *in = c->in[0];
+    cn_adaptive_avgpool2d_forward((size_t)c->n * in->d[0], in->d[1], in->d[2], c->out->d[1],
+                                  c->out->d[2], c->x[0], c->y);
+    return CN_OK;
+}
+static void adaptive_backward(cn_op_ctx *c)
+{
+    if (!c->dx[0]) return;
+    const cn_shape *in = c->in[0];
+    cn_adaptive_avgpool2d_backward((size_t)c->n * in->d[0], in->d[1], in->d[2], c->out->d[1],
+                                   c->out->d[2], c->dy, c->dx[0]);
+}
+
 const cn_op_vtable cn_op_vt_maxpool2d = {CN_OP_MAXPOOL2D, "maxpool2d", 1, 1, 0, maxpool_infer,
                                          maxpool_forward, maxpool_backward};
 const cn_op_vtable cn_op_vt_avgpool2d = {CN_OP_AVGPOOL2D, "avgpool2d", 1, 1, 0, avgpool_infer,
@@ -138,3 +183,6 @@ const cn_op_vtable cn_op_vt_global_avgpool = {CN_OP_GLOBAL_AVGPOOL, "global_avgp
                                               gavg_infer, gavg_forward, gavg_backward};
 const cn_op_vtable cn_op_vt_global_maxpool = {CN_OP_GLOBAL_MAXPOOL, "global_maxpool", 1, 1, 0,
                                               gmax_infer, gmax_forward, gmax_backward};
+const cn_op_vtable cn_op_vt_adaptive_avgpool2d = {CN_OP_ADAPTIVE_AVGPOOL2D, "adaptive_avgpool2d",
+                                                  1, 1, 0, adaptive_infer, adaptive_forward,
+                                                  adaptive_backward};

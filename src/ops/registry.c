@@ -7,11 +7,12 @@
 extern const cn_op_vtable cn_op_vt_input, cn_op_vt_linear, cn_op_vt_conv1d,
     cn_op_vt_conv2d, cn_op_vt_maxpool2d, cn_op_vt_avgpool2d, cn_op_vt_global_avgpool,
     cn_op_vt_global_maxpool, cn_op_vt_conv3d, cn_op_vt_conv_transpose2d, cn_op_vt_maxunpool2d,
-    cn_op_vt_upsample;
+    cn_op_vt_upsample, cn_op_vt_adaptive_avgpool2d;
 /* group:norm */
 /* norm.c, dropout.c */
 extern const cn_op_vtable cn_op_vt_batchnorm, cn_op_vt_layernorm, cn_op_vt_groupnorm,
-    cn_op_vt_instancenorm, cn_op_vt_lrn, cn_op_vt_dropout, cn_op_vt_dropout2d;
+    cn_op_vt_instancenorm, cn_op_vt_lrn, cn_op_vt_dropout, cn_op_vt_dropout2d,
+    cn_op_vt_drop_path;
 /* group:act */
 /* activation.c, structure.c */
 extern const cn_op_vtable cn_op_vt_sigmoid, cn_op_vt_tanh, cn_op_vt_relu, cn_op_vt_leaky_relu,
@@ -34,6 +35,7 @@ static const cn_op_vtable *const table[CN_OP_COUNT] = {
     [CN_OP_AVGPOOL2D] = &cn_op_vt_avgpool2d,
     [CN_OP_GLOBAL_AVGPOOL] = &cn_op_vt_global_avgpool,
     [CN_OP_GLOBAL_MAXPOOL] = &cn_op_vt_global_maxpool,
+    [CN_OP_ADAPTIVE_AVGPOOL2D] = &cn_op_vt_adaptive_avgpool2d,
     [CN_OP_CONV3D] = &cn_op_vt_conv3d,
     [CN_OP_CONV_TRANSPOSE2D] = &cn_op_vt_conv_transpose2d,
     [CN_OP_MAXUNPOOL2D] = &cn_op_vt_maxunpool2d,
@@ -46,6 +48,7 @@ static const cn_op_vtable *const table[CN_OP_COUNT] = {
     [CN_OP_LRN] = &cn_op_vt_lrn,
     [CN_OP_DROPOUT] = &cn_op_vt_dropout,
     [CN_OP_DROPOUT2D] = &cn_op_vt_dropout2d,
+    [CN_OP_DROP_PATH] = &cn_op_vt_drop_path,
     /* table:act */
     [CN_OP_SIGMOID] = &cn_op_vt_sigmoid,
     [CN_OP_TANH] = &cn_op_vt_tanh,
