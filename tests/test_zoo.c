@@ -3,14 +3,14 @@
  * reference model (tests/fixtures/zoo/counts.json from tools/fixtures/zoo_counts.py:
  * torchvision's where it has the architecture, the paper's written in PyTorch
  * otherwise) and a prediction of shape (classes); then, at a small input
- * (overrides h, w, classes and sometimes a narrower classifier or widening
- * factor), one training step (forward in CN_TRAIN, backward,
+ * (overrides h, w, classes and sometimes a narrower classifier, widening factor
+ * or width), one training step (forward in CN_TRAIN, backward,
  * an SGD step) on random data gives finite losses before and after the step and a
  * finite, non-zero gradient (the heavy models, deeper or wider copies of lighter
  * models' blocks, are only compiled for training there; under ASan, only models
  * of at most ASAN_TRAIN_MAX parameters take the step). Every models/<name>.cnm
  * file must be listed here, and every listed model must have its file and its
- * reference count. */
+ * reference count. The dilated residual networks keep output stride 8. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
@@ -47,9 +47,12 @@
 /* zoo_case: a model file (models/<name>.cnm, counts.json key <name>) and its
  * training step: the height = width of its input (small, but large enough for
  * every pooling of the architecture), one more override ("" none: a narrower
- * classifier `hidden` or widening factor `widen`), and heavy: 1 for deeper or
- * wider copies of a lighter model's blocks (vgg16/19 of vgg11, resnet34 of
- * resnet18, resnet50/101/152 and wide_resnet50_2 of resnext50_32x4d), which at
+ * classifier `hidden`, widening factor `widen`, ResNeXt group width
+ * `base_width`, DRN base channels `width`), and heavy: 1 for deeper or wider
+ * copies of a lighter model's blocks (vgg16/19 of vgg11, resnet34 of resnet18,
+ * resnet50/101/152 and wide_resnet50_2 of resnext50_32x4d, se-resnet50 of
+ * resnext50_32x4d's bottleneck and se-resnet18's SE unit, drn-a-50 of
+ * resnext50_32x4d's bottleneck and drn-c-26's dilated convolutions), which at
  * the small input are only compiled for training to keep the binary fast. */
 typedef struct zoo_case {
     char name[32];
@@ -83,6 +86,7 @@ static const zoo_case ZOO[] = {
     {"resnet44", 16, "", 0},
     {"resnet56", 16, "", 0},
     {"resnet110", 16, "", 0},
+    {"resnet110-sd", 16, "", 0},
     {"googlenet", 96, "", 0},
     {"densenet121", 32, "", 0},
     {"squeezenet1_0", 64, "", 0},
@@ -94,6 +98,10 @@ static const zoo_case ZOO[] = {
     {"wrn-40-4", 8, "widen=2", 0},
     {"se-resnet18", 32, "", 0},
     {"densenet-bc-100", 16, "", 0},
+    {"resnext29_8x64d", 8, "base_width=4", 0},
+    {"se-resnet50", 32, "", 1},
+    {"drn-a-50", 32, "", 1},
+    {"drn-c-26", 32, "width=4", 0},
 };
 #define N_ZOO ((int)(sizeof ZOO / sizeof ZOO[0]))
 
@@ -301,4 +309,43 @@ Test(zoo, googlenet_aux_losses)
     }
     cr_expect_eq(cn_model_output(m), cn_model_find(m, "fc"));
     cn_model_free(m);
+}
+
+/* check_node_shape: node name of the compiled model m has per-sample shape
+ * (c, h, w). */
+static void check_node_shape(cn_model *m, const char *name, int c, int h, int w)
+{
+    int id = cn_model_find(m, name);
+    cr_assert(id >= 0, "no node %s", name);
+    int ndim = 0, shape[CN_MAX_DIMS] = {0};
+    cn_error err;
+    cr_assert_eq(cn_model_node_shape(m, id, &ndim, shape, &err), CN_OK, "%s", err.msg);
+    cr_expect(ndim == 3 && shape[0] == c && shape[1] == h && shape[2] == w,
+              "%s: rank %d (%d, %d, %d), want (%d, %d, %d)", name, ndim, shape[0], shape[1],
+              shape[2], c, h, w);
+}
+
+/* The dilated residual networks keep output stride 8: their last stages map a
+ * 64x64 image to 8x8 (28x28 at their canonical 224x224; ResNet-50: 2x2 and 7x7),
+ * and their dilated convolutions keep the map size (a small input keeps the test
+ * fast: the strides do not depend on it). */
+Test(zoo, drn_output_stride_8)
+{
+    const char *ov[2] = {"h=64", "w=64"};
+    cn_compile_opts co = {.batch = 1, .training = 0};
+    cn_error err;
+    cn_model *a = load("drn-a-50", ov, 2);
+    cr_assert_eq(cn_model_compile(a, &co, &err), CN_OK, "%s", err.msg);
+    check_node_shape(a, "layer2.3.out", 512, 8, 8);
+    check_node_shape(a, "layer3.5.out", 1024, 8, 8);
+    check_node_shape(a, "layer4.2.out", 2048, 8, 8);
+    cr_expect_eq(cn_model_node_attrs(a, cn_model_find(a, "layer4.2.b"))->dil[0], 4);
+    cr_expect_eq(cn_model_node_attrs(a, cn_model_find(a, "layer4_0.b"))->dil[0], 1);
+    cn_model_free(a);
+    cn_model *c = load("drn-c-26", ov, 2);
+    cr_assert_eq(cn_model_compile(c, &co, &err), CN_OK, "%s", err.msg);
+    check_node_shape(c, "layer1.out", 16, 64, 64);
+    check_node_shape(c, "layer6.out", 512, 8, 8);
+    check_node_shape(c, "layer8.out", 512, 8, 8);
+    cn_model_free(c);
 }
