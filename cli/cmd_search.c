@@ -238,11 +238,13 @@ static cn_status train_trial(const cli_search_ctx *x, cli_trial *t, int total, c
         cli_tc_finish(&c, tr->c, tr->h, tr->w, tr->num_classes, tr->n, &tc, &spec, t->message,
                       sizeof t->message) != 0)
         return CN_OK;
-    cn_model *m = cn_builtin_build(&spec, err);
+    int usage = 0;
+    cn_model *m = cli_tc_build(&c, &spec, NULL, &usage, t->message, sizeof t->message);
+    if (!m) return CN_OK; /* a failed trial: the message says why */
     cn_compile_opts co = {.batch = c.batch, .training = 1, .input_grad = 0};
     cn_rng rng;
     cn_rng_seed(&rng, t->seed, SR_INIT_STREAM);
-    if (!m || cn_model_compile(m, &co, err) != CN_OK || cn_model_init(m, &rng, err) != CN_OK) {
+    if (cn_model_compile(m, &co, err) != CN_OK || cn_model_init(m, &rng, err) != CN_OK) {
         cn_model_free(m);
         if (err->code == CN_ERR_NOMEM) return CN_ERR_NOMEM;
         snprintf(t->message, sizeof t->message, "%s", err->msg);

@@ -40,8 +40,12 @@ void cmd_train_help(FILE *f)
             "       convnet train --resume RUN_DIR [--force] [--key value ...]\n"
             "       convnet train MODEL --sanity [--data DIR] [--key value ...]\n"
             "\n"
-            "Train a built-in model (softmax, two-layer, mlp, three-layer-convnet) on a\n"
-            "dataset. Every configuration key below is a flag (--key value or --key=value,\n"
+            "Train a built-in model (softmax, two-layer, mlp, three-layer-convnet) or a\n"
+            "network in the model text format (a .cnm file, e.g. the zoo's\n"
+            "models/resnet20.cnm: its params c, h, w and classes take the data's values,\n"
+            "--params NAME=VALUE,... sets others) on a dataset. RUN_DIR/model.cnm keeps\n"
+            "the network a file built. Every configuration key below is a flag\n"
+            "(--key value or --key=value,\n"
             "'-' and '_' alike) and a line 'key = value' of a --config file; flags win over\n"
             "the file, the file over the defaults. The whole configuration is printed on\n"
             "stderr and kept as RUN_DIR/config.txt. Each epoch appends a line to\n"
@@ -71,6 +75,8 @@ void cmd_train_help(FILE *f)
             "  convnet train two-layer --out runs/mlp --hidden 256 --optimizer adam "
             "--lr 1e-3\n"
             "  convnet train three-layer-convnet --out runs/cnn --epochs 10\n"
+            "  convnet train models/resnet20.cnm --out runs/r20 --optimizer adam --lr 1e-3\n"
+            "  convnet train models/wrn-28-10.cnm --out runs/wrn --params widen=4\n"
             "  convnet train --resume runs/cnn\n"
             "  convnet train softmax --sanity\n");
 }
@@ -295,6 +301,20 @@ static int prepare_run_dir(const char *dir, int resuming)
     return CLI_EXIT_OK;
 }
 
+/* RUN_DIR/model.cnm: the network a model file built (flat, params resolved), so
+ * --resume rebuilds it whatever happened to the file since. */
+static int write_model_text(const char *text, const char *dir)
+{
+    char path[TR_PATH];
+    if (path_join(path, dir, "model.cnm") != 0)
+        return cli_runtime_error("train", "%s: path too long", dir);
+    FILE *f = fopen(path, "w");
+    int bad = !f || fputs(text, f) < 0;
+    if (f && fclose(f) != 0) bad = 1;
+    if (bad) return cli_runtime_error("train", "%s: cannot write: %s", path, strerror(errno));
+    return CLI_EXIT_OK;
+}
+
 static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p, cli_out *out)
 {
     cn_error err;
@@ -308,6 +328,7 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     memset(&norm, 0, sizeof norm);
     cn_norm_mode mode = CN_NORM_NONE;
     cn_model *m = NULL;
+    char *text = NULL; /* a model file's network as built (model.cnm of the run) */
     cn_train_config tc;
     cn_builtin_spec spec;
     char msg[512];
@@ -330,6 +351,11 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
         rc = cli_lib_error("train", &err);
         goto done;
     }
+    if (t->sanity && c->model_file[0]) {
+        rc = cli_usage_error("train", "--sanity checks the built-in models (softmax, "
+                             "two-layer, mlp, three-layer-convnet), not model files");
+        goto done;
+    }
     if (t->sanity) {
         rc = run_sanity(&spec, &d, (uint64_t)c->seed, p, out);
         goto done;
@@ -342,9 +368,15 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
         rc = cli_runtime_error("train", "%s: path too long", dir);
         goto done;
     }
-    m = cn_builtin_build(&spec, &err);
+    int usage = 0;
+    m = cli_tc_build(c, &spec, &text, &usage, msg, sizeof msg);
+    if (!m) {
+        rc = usage ? cli_usage_error("train", "%s", msg) : cli_runtime_error("train", "%s", msg);
+        goto done;
+    }
+    if (text && !t->resume && (rc = write_model_text(text, dir)) != CLI_EXIT_OK) goto done;
     cn_compile_opts co = {.batch = c->batch, .training = 1, .input_grad = 0};
-    if (!m || cn_model_compile(m, &co, &err) != CN_OK) {
+    if (cn_model_compile(m, &co, &err) != CN_OK) {
         rc = cli_lib_error("train", &err);
         goto done;
     }
@@ -359,6 +391,12 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     cn_model_info info;
     memset(&info, 0, sizeof info);
     info.spec = spec;
+    if (c->model_file[0]) {
+        info.from_text = 1;
+        memset(info.spec.hidden, 0, sizeof info.spec.hidden);
+        info.spec.n_hidden = info.spec.filters = info.spec.kernel = info.spec.batchnorm = 0;
+        info.spec.dropout = info.spec.init_std = 0;
+    }
     info.class_names = d.train->class_names;
     info.norm = norm;
     epoch_ctx ectx = {p, c->monitor};
@@ -367,10 +405,14 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     tc.on_epoch = on_epoch;
     tc.on_epoch_ud = &ectx;
     tc.config_fingerprint = cli_tc_fingerprint(c);
+    if (text) tc.config_fingerprint = cn_fingerprint64(text, strlen(text), tc.config_fingerprint);
     tc.resume = t->resume ? ckpt : NULL;
     tc.force_resume = t->force;
     char desc[512];
-    cn_builtin_describe(&spec, desc, sizeof desc);
+    if (c->model_file[0])
+        snprintf(desc, sizeof desc, "%s%s%s", c->model_file, c->params[0] ? " " : "", c->params);
+    else
+        cn_builtin_describe(&spec, desc, sizeof desc);
     cn_params *ps = cn_model_params(m);
     cli_progress_stage(p, "%s %s: %zu parameters, %d train / %d val images, %d epochs of "
                           "batch %d",
@@ -430,6 +472,7 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     cli_out_int(out, "test_size", "test images", d.test ? d.test->n : 0);
     cli_out_int(out, "threads", NULL, cn_get_num_threads());
 done:
+    cn_free(text);
     cn_model_free(m);
     cn_norm_free(&norm);
     cli_data_free(&d);
@@ -457,10 +500,20 @@ int cmd_train(int argc, char **argv)
         if (cli_tc_default(&c, "softmax", msg, sizeof msg) != 0 ||
             cli_tc_load_file(&c, path, msg, sizeof msg) != 0)
             return cli_runtime_error("train", "--resume %s: %s", t.resume, msg);
+        /* a model file's network is the run's own copy (params already applied) */
+        if (c.model_file[0] && (path_join(path, t.resume, "model.cnm") != 0 ||
+                                strlen(path) >= sizeof c.model_file || !file_exists(path)))
+            return cli_runtime_error("train", "--resume %s: no model.cnm there (the network "
+                                     "of model file %s)", t.resume, c.model_file);
+        if (c.model_file[0]) {
+            strcpy(c.model_file, path);
+            c.params[0] = '\0';
+        }
     } else {
         if (!t.model && !t.config)
             return cli_usage_error("train", "MODEL is required (softmax, two-layer, mlp, "
-                                            "three-layer-convnet); see 'convnet help train'");
+                                            "three-layer-convnet, or a model file such as "
+                                            "models/resnet20.cnm); see 'convnet help train'");
         /* without MODEL the configuration file's "model = NAME" line names it */
         if (cli_tc_default(&c, t.model ? t.model : "softmax", msg, sizeof msg) != 0)
             return cli_usage_error("train", "%s", msg);
@@ -479,9 +532,10 @@ int cmd_train(int argc, char **argv)
                                                 "MODEL", t.config);
             if (cli_tc_load_file(&c, t.config, msg, sizeof msg) != 0)
                 return cli_usage_error("train", "--config: %s", msg);
-            if (t.model && strcmp(c.spec.name, t.model) != 0)
+            const char *named_model = c.model_file[0] ? c.model_file : c.spec.name;
+            if (t.model && strcmp(named_model, t.model) != 0)
                 return cli_usage_error("train", "MODEL '%s' differs from the model '%s' of "
-                                                "--config %s", t.model, c.spec.name, t.config);
+                                                "--config %s", t.model, named_model, t.config);
         }
     }
     static const char *const bools[] = {"force", "sanity", "json", "quiet", "print-config"};

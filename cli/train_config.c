@@ -42,6 +42,8 @@ static const tc_key KEYS[] = {
     {"loss", TC_MODEL, 0, 0, 0, NULL, NULL, 1, "softmax (cross-entropy) or svm (hinge)"},
     {"init_std", TC_MODEL, 0, 0, 0, NULL, NULL, 1,
      "weights N(0, init_std^2); 0: Kaiming normal"},
+    {"params", TC_STR, OFF(params), 0, 0, NULL, "", 0,
+     "model file (.cnm) params NAME=VALUE,... (c, h, w, classes default to the data's)"},
     {"epochs", TC_INT, OFF(epochs), 1, 1000000, NULL, "10", 1, "epochs to train"},
     {"batch", TC_INT, OFF(batch), 1, 65536, NULL, "64", 1, "mini-batch size"},
     {"val", TC_INT, OFF(val), 0, BIG, NULL, "5000", 1,
@@ -149,9 +151,13 @@ static int fail(char *msg, size_t cap, const char *fmt, ...)
     return -1;
 }
 
-/* Is the model key meaningful for this model (so printed and accepted)? */
-static int model_key_applies(const char *model, const char *key)
+/* Is the model key meaningful for this model (so printed and accepted)? Model
+ * files take only params; built-in models take their own keys, not params. */
+static int model_key_applies(const cli_train_cfg *c, const char *key)
 {
+    const char *model = c->spec.name;
+    if (c->model_file[0]) return !strcmp(key, "params");
+    if (!strcmp(key, "params")) return 0;
     int softmax = strcmp(model, "softmax") == 0, conv = strcmp(model, "three-layer-convnet") == 0;
     int mlp = strcmp(model, "mlp") == 0;
     if (!strcmp(key, "hidden")) return !softmax;
@@ -188,6 +194,9 @@ static int set_key(cli_train_cfg *c, int k, const char *value, char *msg, size_t
         break;
     }
     case TC_STR: {
+        if (!strcmp(K->name, "params") && !model_key_applies(c, K->name) && value[0])
+            return fail(msg, cap, "params: only model files (.cnm) have params; built-in "
+                        "model '%s' takes its own keys (convnet help train)", c->spec.name);
         if (strlen(value) >= CLI_TC_STR)
             return fail(msg, cap, "%s: value too long (%zu bytes)", K->name, strlen(value));
         if (K->choices) {
@@ -207,8 +216,10 @@ static int set_key(cli_train_cfg *c, int k, const char *value, char *msg, size_t
         break;
     }
     case TC_MODEL: {
-        if (!model_key_applies(c->spec.name, K->name))
-            return fail(msg, cap, "%s: not an option of model '%s'", K->name, c->spec.name);
+        if (!model_key_applies(c, K->name))
+            return fail(msg, cap, "%s: not an option of model '%s'%s", K->name,
+                        c->model_file[0] ? c->model_file : c->spec.name,
+                        c->model_file[0] ? " (set the file's params with --params)" : "");
         cn_error err;
         cn_error_clear(&err);
         if (cn_builtin_set(&c->spec, K->name, value, &err) != CN_OK)
@@ -233,13 +244,30 @@ int cli_tc_set(cli_train_cfg *c, const char *key, const char *value, char *msg, 
     return 0;
 }
 
+int cli_tc_model_is_file(const char *model)
+{
+    size_t n = strlen(model);
+    return strchr(model, '/') != NULL || (n > 4 && !strcmp(model + n - 4, ".cnm"));
+}
+
 int cli_tc_default(cli_train_cfg *c, const char *model, char *msg, size_t cap)
 {
     memset(c, 0, sizeof *c);
     cn_error err;
     cn_error_clear(&err);
-    if (cn_builtin_spec_default(model, &c->spec, &err) != CN_OK)
-        return fail(msg, cap, "%s", err.msg);
+    if (cli_tc_model_is_file(model)) {
+        if (strlen(model) >= sizeof c->model_file)
+            return fail(msg, cap, "model file name too long (%zu bytes)", strlen(model));
+        strcpy(c->model_file, model);
+        const char *slash = strrchr(model, '/'), *stem = slash ? slash + 1 : model;
+        size_t n = strlen(stem);
+        if (n > 4 && !strcmp(stem + n - 4, ".cnm")) n -= 4;
+        if (n >= sizeof c->spec.name) n = sizeof c->spec.name - 1;
+        for (size_t i = 0; i < n; i++) /* a model file's name is one word */
+            c->spec.name[i] = (stem[i] == ' ' || stem[i] == '\t') ? '_' : stem[i];
+    } else if (cn_builtin_spec_default(model, &c->spec, &err) != CN_OK) {
+        return fail(msg, cap, "%s (or a model file such as models/resnet20.cnm)", err.msg);
+    }
     for (int k = 0; k < NKEYS; k++)
         if (KEYS[k].kind != TC_MODEL && set_key(c, k, KEYS[k].def, msg, cap) != 0) return -1;
     return 0;
@@ -259,7 +287,7 @@ static void key_value(const cli_train_cfg *c, int k, char *buf, size_t cap)
     case TC_REAL: snprintf(buf, cap, "%.17g", *(const double *)(base + K->off)); break;
     case TC_STR: snprintf(buf, cap, "%s", base + K->off); break;
     case TC_MODEL:
-        if (!model_key_applies(s->name, K->name)) return;
+        if (!model_key_applies(c, K->name)) return;
         if (!strcmp(K->name, "hidden")) {
             size_t used = 0;
             for (int i = 0; i < s->n_hidden && used < cap; i++)
@@ -285,9 +313,11 @@ static void key_value(const cli_train_cfg *c, int k, char *buf, size_t cap)
 void cli_tc_print(const cli_train_cfg *c, FILE *f)
 {
     char v[CLI_TC_STR + 64];
-    fprintf(f, "# convnet train configuration\nmodel = %s\n", c->spec.name);
+    fprintf(f, "# convnet train configuration\nmodel = %s\n",
+            c->model_file[0] ? c->model_file : c->spec.name);
     for (int k = 0; k < NKEYS; k++) {
-        if (KEYS[k].kind == TC_MODEL && !model_key_applies(c->spec.name, KEYS[k].name))
+        if ((KEYS[k].kind == TC_MODEL || !strcmp(KEYS[k].name, "params")) &&
+            !model_key_applies(c, KEYS[k].name))
             continue;
         key_value(c, k, v, sizeof v);
         fprintf(f, "%s = %s%s\n", KEYS[k].name, v, c->given[k] ? "" : "  # default");
@@ -297,9 +327,12 @@ void cli_tc_print(const cli_train_cfg *c, FILE *f)
 uint64_t cli_tc_fingerprint(const cli_train_cfg *c)
 {
     char v[CLI_TC_STR + 64];
-    uint64_t h = cn_fingerprint64(c->spec.name, strlen(c->spec.name), 0);
+    /* a model file is identified by the network built from it (mixed in by the
+     * caller), not by its path */
+    const char *id = c->model_file[0] ? "model file" : c->spec.name;
+    uint64_t h = cn_fingerprint64(id, strlen(id), 0);
     for (int k = 0; k < NKEYS; k++) {
-        if (!KEYS[k].fingerprinted) continue;
+        if (!KEYS[k].fingerprinted || (KEYS[k].kind == TC_MODEL && c->model_file[0])) continue;
         key_value(c, k, v, sizeof v);
         h = cn_fingerprint64(KEYS[k].name, strlen(KEYS[k].name) + 1, h);
         h = cn_fingerprint64(v, strlen(v) + 1, h);
@@ -456,7 +489,8 @@ int cli_tc_finish(const cli_train_cfg *c, int in_c, int in_h, int in_w, int clas
     spec->h = in_h;
     spec->w = in_w;
     spec->classes = classes;
-    if (cn_builtin_check(spec, &err) != CN_OK) return fail(msg, cap, "%s", err.msg);
+    if (!c->model_file[0] && cn_builtin_check(spec, &err) != CN_OK)
+        return fail(msg, cap, "%s", err.msg);
     *tc = cn_train_config_default();
     tc->epochs = c->epochs;
     tc->batch = c->batch;

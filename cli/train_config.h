@@ -18,7 +18,10 @@
 /* The configuration: the values as given (strings for names), checked by
  * cli_tc_finish. */
 typedef struct cli_train_cfg {
-    cn_builtin_spec spec;             /* model: name and model keys */
+    cn_builtin_spec spec;             /* model: name and model keys (a model file:
+                                         the file name's stem, nothing else) */
+    char model_file[CLI_TC_STR];      /* a model text file (.cnm), or "" (built-in) */
+    char params[CLI_TC_STR];          /* model file params "NAME=VALUE,..." */
     char data[CLI_TC_STR], out[CLI_TC_STR];
     int epochs, batch, val, train_limit, test_limit;
     long long seed;
@@ -35,8 +38,13 @@ typedef struct cli_train_cfg {
     unsigned char given[64];          /* given[k]: key k was set explicitly */
 } cli_train_cfg;
 
-/* cli_tc_default: every key's default, model name (a built-in model). Returns 0,
- * or -1 with msg for an unknown model. */
+/* cli_tc_model_is_file: non-zero when model names a model text file rather than
+ * a built-in model (it ends in ".cnm" or holds a '/'). */
+int cli_tc_model_is_file(const char *model);
+
+/* cli_tc_default: every key's default, model name (a built-in model, or a model
+ * file: see cli_tc_model_is_file; the file is read later, by cli_tc_build).
+ * Returns 0, or -1 with msg for an unknown model. */
 int cli_tc_default(cli_train_cfg *c, const char *model, char *msg, size_t cap);
 
 /* cli_tc_is_key: non-zero when name (with '-' or '_') is a configuration key. */
@@ -65,7 +73,10 @@ int cli_tc_load_file(cli_train_cfg *c, const char *path, char *msg, size_t cap);
 void cli_tc_print(const cli_train_cfg *c, FILE *f);
 
 /* cli_tc_fingerprint: FNV-1a of the keys that decide the trained parameters (all
- * but data, out, threads, checkpoint_every, monitor), in print form. */
+ * but data, out, threads, checkpoint_every, monitor, and for model files the
+ * file's path and params), in print form. For a model file the caller mixes in
+ * the built network's text (cli_tc_build's text), which the path and params
+ * decide. */
 uint64_t cli_tc_fingerprint(const cli_train_cfg *c);
 
 /* cli_tc_finish: check every value and fill the library configuration: *tc
@@ -76,6 +87,18 @@ uint64_t cli_tc_fingerprint(const cli_train_cfg *c);
 int cli_tc_finish(const cli_train_cfg *c, int in_c, int in_h, int in_w, int classes,
                   int n_train, cn_train_config *tc, cn_builtin_spec *spec, char *msg,
                   size_t cap);
+
+/* cli_tc_build: a new, uncompiled model for the configuration and the finished
+ * spec (cli_tc_finish): cn_builtin_build, or the model file read with the data's
+ * c, h, w and classes as defaults of its params of those names and c->params
+ * (comma-separated NAME=VALUE) as overrides. The file's network must take
+ * spec's c x h x w images and predict spec->classes values, else -1 with msg
+ * saying which and how to fix it. *text (when not NULL) receives the built
+ * network's cn_model_print text (cn_free) for model files, NULL for built-in
+ * models. Returns the model, or NULL with msg (*usage 1 for configuration
+ * errors, 0 for I/O or memory). */
+cn_model *cli_tc_build(const cli_train_cfg *c, const cn_builtin_spec *spec, char **text,
+                       int *usage, char *msg, size_t cap);
 
 /* cli_tc_help: one line per key (name, default, meaning) to f. */
 void cli_tc_help(FILE *f);

@@ -218,6 +218,9 @@ typedef struct cn_compile_opts {
     int batch;       /* the largest batch forward will be called with (>= 1) */
     int training;    /* 1: keep what backward needs and plan gradient memory */
     int input_grad;  /* 1 (needs training): also compute dL/d(input) */
+    size_t max_params; /* 0: no limit; else more parameters + buffer values than
+                          this is CN_ERR_RANGE before anything is allocated (model
+                          files bound what their bytes can hold this way) */
 } cn_compile_opts;
 
 /* cn_model_compile: shape inference (errors name the node, its op and the

@@ -22,11 +22,17 @@ extern "C" {
  *                default of the file's `param NAME`; an override naming no param
  *                of the file is an error (CN_ERR_ARG, naming the nearest param)
  *   max_nodes    the most nodes the model may have (0: 100000); more is the
- *                error "too many nodes" */
+ *                error "too many nodes"
+ *   defaults     n_defaults strings "NAME=EXPR" applied like overrides but before
+ *                them (an override of the same NAME wins), and ignored where the
+ *                file declares no `param NAME` (the CLI passes the data's c, h, w
+ *                and classes this way) */
 typedef struct cn_model_text_opts {
     const char *const *overrides;
     int n_overrides;
     int max_nodes;
+    const char *const *defaults;
+    int n_defaults;
 } cn_model_text_opts;
 
 /* cn_model_parse: build an uncompiled model from the len bytes of text (need not

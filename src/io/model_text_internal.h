@@ -121,8 +121,8 @@ typedef struct cn_mt_parser {
     int max_nodes;
     cn_mt_param *params; /* file params (n_params, cap_params) */
     int n_params, cap_params;
-    const char *const *ov;
-    int n_ov;
+    const char *const *ov; /* the defaults (first n_soft), then the overrides */
+    int n_ov, n_soft;
     int *ov_used;
     cn_mt_block *blocks;
     int n_blocks, cap_blocks;

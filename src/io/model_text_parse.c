@@ -495,19 +495,34 @@ cn_model *cn_model_parse(const char *text, size_t len, const char *path_for_erro
         cn_error_set(err, CN_ERR_ARG, "%s: text is NULL", P.path);
         return NULL;
     }
-    if (o && o->n_overrides > 0) {
-        if (!o->overrides || o->n_overrides > 4096) {
+    /* P.ov: the defaults, then the overrides (a later match wins in param_stmt) */
+    const char **ov = NULL;
+    if (o && (o->n_overrides > 0 || o->n_defaults > 0)) {
+        if ((o->n_overrides > 0 && !o->overrides) || (o->n_defaults > 0 && !o->defaults) ||
+            o->n_overrides < 0 || o->n_defaults < 0 || o->n_overrides > 4096 ||
+            o->n_defaults > 4096) {
             cn_error_set(err, CN_ERR_ARG, "%s: bad overrides", P.path);
             return NULL;
         }
-        for (int i = 0; i < o->n_overrides; i++)
-            if (!o->overrides[i] || !strchr(o->overrides[i], '=')) {
-                cn_error_set(err, CN_ERR_ARG, "%s: override '%s' is not NAME=VALUE", P.path,
-                             o->overrides[i] ? o->overrides[i] : "(null)");
+        int n_def = o->n_defaults > 0 ? o->n_defaults : 0;
+        int n_ovr = o->n_overrides > 0 ? o->n_overrides : 0;
+        ov = cn_malloc(sizeof *ov * (size_t)(n_def + n_ovr));
+        if (!ov) {
+            cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", P.path);
+            return NULL;
+        }
+        for (int i = 0; i < n_def + n_ovr; i++) {
+            ov[i] = i < n_def ? o->defaults[i] : o->overrides[i - n_def];
+            if (!ov[i] || !strchr(ov[i], '=')) {
+                cn_error_set(err, CN_ERR_ARG, "%s: %s '%s' is not NAME=VALUE", P.path,
+                             i < n_def ? "default" : "override", ov[i] ? ov[i] : "(null)");
+                cn_free(ov);
                 return NULL;
             }
-        P.ov = o->overrides;
-        P.n_ov = o->n_overrides;
+        }
+        P.ov = ov;
+        P.n_ov = n_def + n_ovr;
+        P.n_soft = n_def;
     }
     P.ov_used = cn_calloc((size_t)P.n_ov + 1, sizeof *P.ov_used);
     P.cw = cn_malloc(sizeof(cn_real) * MT_MAX_CW);
@@ -526,7 +541,7 @@ cn_model *cn_model_parse(const char *text, size_t len, const char *path_for_erro
     if (st == CN_OK && cn_model_num_nodes(P.m) == 0)
         st = cn_error_set(err, CN_ERR_FORMAT, "%s: no layers (the file defines no nodes)",
                           P.path);
-    for (int i = 0; st == CN_OK && i < P.n_ov; i++) {
+    for (int i = P.n_soft; st == CN_OK && i < P.n_ov; i++) {
         if (P.ov_used[i]) continue;
         const char *o1 = P.ov[i], *eq = strchr(o1, '=');
         char nm[CN_MT_MAX_NAME];
@@ -544,6 +559,7 @@ cn_model *cn_model_parse(const char *text, size_t len, const char *path_for_erro
     cn_free(P.params);
     cn_free(P.lines);
     cn_free(P.ov_used);
+    cn_free(ov);
     cn_free(P.cw);
     if (st != CN_OK) {
         cn_model_free(P.m);

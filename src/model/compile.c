@@ -28,8 +28,8 @@ static size_t reals_bytes(size_t n)
 /* build_store: the parameter store for the inferred declarations decl (per node
  * in m), copying values of the old store's parameters with the same name and
  * shape. *all_kept is 1 when every new parameter found its old value. */
-static cn_status build_store(cn_model *m, const cn_infer *inf, cn_params **out,
-                             int *all_kept, cn_error *err)
+static cn_status build_store(cn_model *m, const cn_infer *inf, size_t max_params,
+                             cn_params **out, int *all_kept, cn_error *err)
 {
     int n_train = 0, n_buf = 0;
     size_t count = 0, bcount = 0;
@@ -77,6 +77,12 @@ static cn_status build_store(cn_model *m, const cn_infer *inf, cn_params **out,
             p->offset = *acc;
             *acc += ne;
         }
+    }
+    if (max_params > 0 && (count > max_params || bcount > max_params - count)) {
+        cn_free(ps->p);
+        cn_free(ps);
+        return cn_error_set(err, CN_ERR_RANGE, "model: compile: %zu parameters and %zu buffer "
+                            "values, more than the limit %zu", count, bcount, max_params);
     }
     ps->count = count;
     ps->buffer_count = bcount;
@@ -211,7 +217,7 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     /* parameters */
     cn_params *ps = NULL;
     int all_kept = 0;
-    st = build_store(m, inf, &ps, &all_kept, err);
+    st = build_store(m, inf, o->max_params, &ps, &all_kept, err);
     cn_free(inf);
     if (st != CN_OK) {
         free_plan(m);

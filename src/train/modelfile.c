@@ -1,9 +1,11 @@
 /* modelfile.c: the trained-model file (format "convnet-model-1"): one safetensors
  * file with every parameter and buffer, the normalisation statistics ("norm/..."),
- * the built-in model's description and the class names; loading rebuilds and
+ * the built-in model's description or the network's name, the network in the
+ * model text format and the class names; loading rebuilds and
  * compiles the model and checks every tensor before copying any; prediction
  * turns the model's logits into class probabilities (docs/modelfile.md). */
 #include "convnet/modelfile.h"
+#include "convnet/model_text.h"
 #include "convnet/safetensors.h"
 
 #include <jansson.h>
@@ -22,6 +24,8 @@
 #define MF_NORM_PREFIX "norm/"
 #define MF_FORMAT_PREFIX "convnet-model-"
 #define MF_DESC_MAX 1024
+#define MF_TEXT_PREFIX "text "
+#define MF_MAX_INPUT (1 << 26) /* values per sample of a text model's input */
 
 /* The tensors cn_norm_save writes under MF_NORM_PREFIX. */
 static const char *const mf_norm_tensors[] = {"norm/mean_image", "norm/std_image", "norm/mean",
@@ -36,6 +40,7 @@ void cn_model_info_free(cn_model_info *info)
         cn_free(info->class_names);
     }
     cn_norm_free(&info->norm);
+    cn_free(info->text);
     memset(info, 0, sizeof *info);
 }
 
@@ -53,6 +58,7 @@ static cn_status mf_check_meta(const char *path, const cn_meta_pair *meta, int n
             return cn_error_set(err, CN_ERR_ARG, "%s: save model: metadata pair %d is NULL", path,
                                 i);
         if (!strcmp(k, "format") || !strcmp(k, "model") || !strcmp(k, "classes") ||
+            !strcmp(k, "model_text") ||
             !strncmp(k, MF_NORM_PREFIX, strlen(MF_NORM_PREFIX)))
             return cn_error_set(err, CN_ERR_ARG, "%s: save model: metadata key '%s' is reserved",
                                 path, k);
@@ -132,6 +138,47 @@ static cn_status mf_add_norm(cn_st_writer *w, const char *path, const cn_model_i
     return cn_norm_save(n, w, MF_NORM_PREFIX, err);
 }
 
+/* The input node's per-sample shape as c, h, w (h = w = 1 for a vector input);
+ * -1 when the network has no input node or one of another rank. */
+static int mf_input_chw(const cn_model *m, int *c, int *h, int *w)
+{
+    const cn_attrs *a = cn_model_node_attrs(m, cn_model_input_node(m, 0));
+    if (!a || a->ndim < 1 || a->ndim > 3 || cn_model_num_inputs(m) != 1) return -1;
+    *c = a->shape[0];
+    *h = a->ndim == 3 ? a->shape[1] : 1;
+    *w = a->ndim == 3 ? a->shape[2] : 1;
+    return 0;
+}
+
+/* The number of classes of a compiled network: the size of its prediction node. */
+static long long mf_output_size(const cn_model *m)
+{
+    int nd, shape[CN_MAX_DIMS];
+    cn_error e;
+    if (cn_model_node_shape(m, cn_model_output(m), &nd, shape, &e) != CN_OK) return -1;
+    long long k = 1;
+    for (int i = 0; i < nd; i++) k *= shape[i]; /* per-sample shape */
+    return k;
+}
+
+/* from_text save: the name is one word and spec's sizes are the network's. */
+static cn_status mf_check_text_model(const char *path, const cn_model *m,
+                                     const cn_builtin_spec *s, cn_error *err)
+{
+    if (strcspn(s->name, " \t\r\n") != strlen(s->name))
+        return cn_error_set(err, CN_ERR_ARG, "%s: save model: name '%s' has blanks", path,
+                            s->name);
+    int c, h, w;
+    if (mf_input_chw(m, &c, &h, &w) != 0 || c != s->c || h != s->h || w != s->w)
+        return cn_error_set(err, CN_ERR_ARG, "%s: save model: the network's input is not "
+                            "%dx%dx%d (one input node of that shape)", path, s->c, s->h, s->w);
+    long long k = mf_output_size(m);
+    if (k != s->classes)
+        return cn_error_set(err, CN_ERR_ARG, "%s: save model: the prediction node has %lld "
+                            "values, not %d classes", path, k, s->classes);
+    return CN_OK;
+}
+
 cn_status cn_model_file_save(const char *path, const cn_model *m, const cn_model_info *info,
                              const cn_meta_pair *meta, int n_meta, cn_error *err)
 {
@@ -139,29 +186,40 @@ cn_status cn_model_file_save(const char *path, const cn_model *m, const cn_model
     const cn_params *ps = cn_model_params((cn_model *)m); /* only read */
     if (!ps)
         return cn_error_set(err, CN_ERR_ARG, "%s: save model: the model is not compiled", path);
-    cn_status s = cn_builtin_check(&info->spec, err);
-    if (s != CN_OK) return cn_error_prefix(err, "%s: save model: ", path);
+    cn_status s = info->from_text ? mf_check_text_model(path, m, &info->spec, err)
+                                  : cn_builtin_check(&info->spec, err);
+    if (s != CN_OK) return info->from_text ? s : cn_error_prefix(err, "%s: save model: ", path);
     s = mf_check_meta(path, meta, n_meta, err);
     if (s != CN_OK) return s;
     char desc[MF_DESC_MAX];
-    if (cn_builtin_describe(&info->spec, desc, sizeof desc) < 0)
+    if (info->from_text)
+        snprintf(desc, sizeof desc, "%s%s", MF_TEXT_PREFIX, info->spec.name);
+    else if (cn_builtin_describe(&info->spec, desc, sizeof desc) < 0)
         return cn_error_set(err, CN_ERR_ARG, "%s: save model: description too long", path);
+    char *text = cn_model_print(m, err);
+    if (!text) return cn_error_prefix(err, "%s: save model: ", path);
     char *classes = NULL;
     s = mf_classes_json(path, info->class_names, info->spec.classes, &classes, err);
-    if (s != CN_OK) return s;
+    if (s != CN_OK) {
+        cn_free(text);
+        return s;
+    }
     cn_st_writer *w = cn_st_writer_new(err);
     if (!w) {
         free(classes);
+        cn_free(text);
         return cn_error_prefix(err, "%s: ", path);
     }
     s = mf_add_params(w, ps, err);
     if (s == CN_OK) s = mf_add_norm(w, path, info, err);
     if (s == CN_OK) s = cn_st_writer_meta(w, "format", CN_MODEL_FORMAT, err);
     if (s == CN_OK) s = cn_st_writer_meta(w, "model", desc, err);
+    if (s == CN_OK) s = cn_st_writer_meta(w, "model_text", text, err);
     if (s == CN_OK) s = cn_st_writer_meta(w, "classes", classes, err);
     for (int i = 0; s == CN_OK && i < n_meta; i++)
         s = cn_st_writer_meta(w, meta[i].key, meta[i].value, err);
     free(classes);
+    cn_free(text);
     if (s != CN_OK) {
         cn_st_writer_free(w);
         if (err && strncmp(err->msg, path, strlen(path)) != 0) cn_error_prefix(err, "%s: ", path);
@@ -362,6 +420,70 @@ static cn_status mf_check_format(const cn_safetensors *st, const char *path, cn_
                         "expected '%s'", path, fmt, CN_MODEL_FORMAT);
 }
 
+static char *mf_strdup(const char *t)
+{
+    size_t n = strlen(t) + 1;
+    char *d = cn_malloc(n);
+    if (d) memcpy(d, t, n);
+    return d;
+}
+
+/* A "text NAME" file: parse "model_text", check the input's size, compile for
+ * batch with the parameter count bounded by the file's bytes, fill inf's spec
+ * (name, c, h, w, classes) and text. Returns the model or NULL with err set. */
+static cn_model *mf_build_text(const cn_safetensors *st, const char *path, const char *name,
+                               const char *text, int batch, cn_model_info *inf, cn_error *err)
+{
+    if (!text) {
+        cn_error_set(err, CN_ERR_FORMAT, "%s: missing metadata key 'model_text'", path);
+        return NULL;
+    }
+    if (strlen(name) >= sizeof inf->spec.name || strcspn(name, " \t\r\n") != strlen(name)) {
+        cn_error_set(err, CN_ERR_FORMAT, "%s: metadata 'model': bad name '%.64s'", path, name);
+        return NULL;
+    }
+    char where[CN_ERROR_MSG_MAX / 2];
+    snprintf(where, sizeof where, "%s: metadata 'model_text'", path);
+    cn_model *m = cn_model_parse(text, strlen(text), where, NULL, err);
+    if (!m) {
+        if (err && err->code == CN_ERR_ARG) err->code = CN_ERR_FORMAT;
+        return NULL;
+    }
+    int c, h, w;
+    cn_status s = CN_OK;
+    if (mf_input_chw(m, &c, &h, &w) != 0)
+        s = cn_error_set(err, CN_ERR_FORMAT, "%s: metadata 'model_text': the network needs one "
+                         "input node of 1 to 3 dimensions", path);
+    else if ((double)c * h * w > MF_MAX_INPUT)
+        s = cn_error_set(err, CN_ERR_FORMAT, "%s: metadata 'model_text': input %dx%dx%d has "
+                         "more than %d values", path, c, h, w, MF_MAX_INPUT);
+    if (s == CN_OK) {
+        cn_compile_opts o = {.batch = batch, .training = 0, .max_params = st->size / 4 + 1};
+        s = cn_model_compile(m, &o, err);
+        if (s == CN_ERR_RANGE) {
+            cn_error_prefix(err, "%s: metadata 'model_text': ", path);
+            if (err) err->code = CN_ERR_FORMAT;
+            s = CN_ERR_FORMAT;
+        }
+    }
+    long long k = s == CN_OK ? mf_output_size(m) : 0;
+    if (s == CN_OK && (k < 2 || k > INT32_MAX))
+        s = cn_error_set(err, CN_ERR_FORMAT, "%s: metadata 'model_text': the prediction node "
+                         "has %lld values (classes), expected 2 or more", path, k);
+    if (s == CN_OK && !(inf->text = mf_strdup(text)))
+        s = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
+    if (s != CN_OK) {
+        cn_model_free(m);
+        return NULL;
+    }
+    snprintf(inf->spec.name, sizeof inf->spec.name, "%s", name);
+    inf->spec.c = c;
+    inf->spec.h = h;
+    inf->spec.w = w;
+    inf->spec.classes = (int)k;
+    return m;
+}
+
 cn_model *cn_model_file_load(const char *path, int batch, cn_model_info *info,
                              cn_error *err)
 {
@@ -387,22 +509,31 @@ cn_model *cn_model_file_load(const char *path, int batch, cn_model_info *info,
         s = cn_error_set(err, CN_ERR_FORMAT, "%s: missing metadata key 'model'", path);
     if (s == CN_OK && !classes)
         s = cn_error_set(err, CN_ERR_FORMAT, "%s: missing metadata key 'classes'", path);
-    if (s == CN_OK && cn_builtin_parse(desc, &inf.spec, &e) != CN_OK)
-        s = cn_error_set(err, CN_ERR_FORMAT, "%s: metadata 'model': %s", path, e.msg);
-    if (s == CN_OK && mf_spec_params(&inf.spec) * 4 > (double)st->size)
-        s = cn_error_set(err, CN_ERR_FORMAT, "%s: metadata 'model': the description needs %.0f "
-                         "parameters, more than the file's %zu bytes can hold", path,
-                         mf_spec_params(&inf.spec), st->size);
+    const char *text = cn_safetensors_meta(st, "model_text");
+    inf.from_text = desc && !strncmp(desc, MF_TEXT_PREFIX, strlen(MF_TEXT_PREFIX));
+    if (s == CN_OK && inf.from_text) {
+        m = mf_build_text(st, path, desc + strlen(MF_TEXT_PREFIX), text, batch, &inf, err);
+        if (!m) s = err ? err->code : CN_ERR_NOMEM;
+    } else if (s == CN_OK) {
+        if (cn_builtin_parse(desc, &inf.spec, &e) != CN_OK)
+            s = cn_error_set(err, CN_ERR_FORMAT, "%s: metadata 'model': %s", path, e.msg);
+        if (s == CN_OK && mf_spec_params(&inf.spec) * 4 > (double)st->size)
+            s = cn_error_set(err, CN_ERR_FORMAT, "%s: metadata 'model': the description needs "
+                             "%.0f parameters, more than the file's %zu bytes can hold", path,
+                             mf_spec_params(&inf.spec), st->size);
+        if (s == CN_OK) {
+            m = cn_builtin_build(&inf.spec, err);
+            if (!m) s = err ? err->code : CN_ERR_NOMEM;
+        }
+        if (s == CN_OK) {
+            cn_compile_opts o = {.batch = batch, .training = 0, .input_grad = 0};
+            s = cn_model_compile(m, &o, err);
+        }
+        if (s == CN_OK && text && !(inf.text = mf_strdup(text)))
+            s = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
+    }
     if (s == CN_OK) s = mf_parse_classes(path, classes, inf.spec.classes, &inf.class_names, err);
     if (s == CN_OK) s = mf_load_norm(st, path, &inf.spec, &inf.norm, err);
-    if (s == CN_OK) {
-        m = cn_builtin_build(&inf.spec, err);
-        if (!m) s = err ? err->code : CN_ERR_NOMEM;
-    }
-    if (s == CN_OK) {
-        cn_compile_opts o = {.batch = batch, .training = 0, .input_grad = 0};
-        s = cn_model_compile(m, &o, err);
-    }
     if (s == CN_OK) s = mf_check_params(st, path, cn_model_params(m), err);
     if (s == CN_OK) {
         cn_params *ps = cn_model_params(m);

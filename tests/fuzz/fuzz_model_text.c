@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cn_model_text_opts o = {NULL, 0, 500};
+    cn_model_text_opts o = {.max_nodes = 500};
     cn_error err;
     cn_model *m = cn_model_parse((const char *)data, size, "fuzz", &o, &err);
     if (!m) {
