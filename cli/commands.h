@@ -22,7 +22,7 @@ void cmd_augment_help(FILE *f);
 int cmd_eval(int argc, char **argv);
 void cmd_eval_help(FILE *f);
 
-/* convnet train: train a built-in network (cli/cmd_train.c). */
+/* convnet train: train a built-in network or a model text file (cli/cmd_train.c). */
 int cmd_train(int argc, char **argv);
 void cmd_train_help(FILE *f);
 
@@ -34,5 +34,10 @@ void cmd_search_help(FILE *f);
  * (cli/cmd_summary.c). */
 int cmd_summary(int argc, char **argv);
 void cmd_summary_help(FILE *f);
+
+/* convnet bench: time a network's training step or inference; per-op profile
+ * (cli/cmd_bench.c). */
+int cmd_bench(int argc, char **argv);
+void cmd_bench_help(FILE *f);
 
 #endif /* CONVNET_CLI_COMMANDS_H */

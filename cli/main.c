@@ -27,20 +27,22 @@ static const command COMMANDS[] = {
      cmd_linear, cmd_linear_help},
     {"augment", "preview data augmentation: a PNG grid of augmented training images",
      cmd_augment, cmd_augment_help},
-    {"train", "train a built-in network (softmax, two-layer, mlp, three-layer-convnet); "
+    {"train", "train a built-in network or a model text file (.cnm, the zoo); "
      "checkpoints, resume, sanity checks", cmd_train, cmd_train_help},
-    {"search", "random hyperparameter search for a built-in network, coarse to fine",
+    {"search", "random hyperparameter search for a network, coarse to fine",
      cmd_search, cmd_search_help},
     {"eval", "evaluate trained model files (one, or an ensemble): accuracy, per class, "
      "confusion", cmd_eval, cmd_eval_help},
     {"summary", "per-node table of a network: shapes, memory, params, FLOPs, receptive "
      "fields", cmd_summary, cmd_summary_help},
+    {"bench", "time training or inference of a network on random data; --profile: per op",
+     cmd_bench, cmd_bench_help},
 };
 #define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
 static const char *const ALL_NAMES[] = {"knn",   "linear", "augment", "train",
                                         "search", "eval",   "help",    "version",
-                                        "summary"};
+                                        "summary", "bench"};
 
 static void usage(FILE *f)
 {

@@ -283,6 +283,27 @@ cn_status cn_model_backward_from(cn_model *m, int node, const cn_real *dy, cn_er
 /* cn_zero_grad: set every parameter gradient to 0. */
 void cn_zero_grad(cn_model *m);
 
+/* ================================================================ profiling */
+
+/* cn_node_profile: the time one node took since cn_model_profile_start:
+ * wall-clock seconds in its op's forward and backward (backward includes adding
+ * its input gradients into nodes read by several consumers) and the call counts. */
+typedef struct cn_node_profile {
+    double fwd_s, bwd_s;
+    long long fwd_calls, bwd_calls;
+} cn_node_profile;
+
+/* cn_model_profile_start: time every node's forward and backward from now on
+ * (restarting from zero when already on); two clock reads per node call. Errors:
+ * CN_ERR_ARG (NULL), CN_ERR_NOMEM. */
+cn_status cn_model_profile_start(cn_model *m, cn_error *err);
+/* cn_model_profile_stop: stop timing and drop the figures. NULL is a no-op. */
+void cn_model_profile_stop(cn_model *m);
+/* cn_model_profile_get: copy the figures of nodes 0..n-1 to out (n <=
+ * cn_model_num_nodes; nodes added after the start read as zeros). CN_ERR_ARG
+ * when profiling is off, arguments are NULL or n is out of range. */
+cn_status cn_model_profile_get(const cn_model *m, cn_node_profile *out, int n, cn_error *err);
+
 /* ================================================================ inspecting */
 
 int cn_model_num_nodes(const cn_model *m);

@@ -209,6 +209,7 @@ void cn_model_free(cn_model *m)
     cn_free(m->grad_ptrs);
     cn_free(m->buffer_ptrs);
     cn_free(m->in_offset);
+    cn_free(m->prof);
     cn_free(m);
 }
 

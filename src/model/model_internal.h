@@ -57,6 +57,9 @@ struct cn_model {
     int last_had_targets;       /* 1: the losses ran */
     int have_masks;             /* a training forward has drawn masks */
     cn_target last_target;
+    /* profiling (cn_model_profile_start): per node, or NULL when off */
+    cn_node_profile *prof;      /* (n_prof) */
+    int n_prof;
 };
 
 /* cn_model_run_forward / _backward live in run.c; params in params.c. */

@@ -102,7 +102,12 @@ cn_status cn_model_forward(cn_model *m, int n, const cn_real *x, const cn_target
         }
         cn_op_ctx c;
         make_ctx(m, i, n, training, rng, t, &c);
+        double t0 = i < m->n_prof ? cn_time_now() : 0;
         cn_status st = nd->vt->forward(&c, err);
+        if (i < m->n_prof) {
+            m->prof[i].fwd_s += cn_time_now() - t0;
+            m->prof[i].fwd_calls++;
+        }
         if (st != CN_OK) return st;
         if (nd->is_loss) total += nd->a.weight * (double)nd->y[0];
     }
@@ -132,6 +137,7 @@ static void backward_pass(cn_model *m, int from_losses)
         } else if (!nd->grad_written || !nd->needs_grad) {
             continue;
         }
+        double t0 = i < m->n_prof ? cn_time_now() : 0;
         cn_op_ctx c;
         make_ctx(m, i, n, training, NULL, t, &c);
         c.dy = nd->is_loss ? NULL : nd->dy;
@@ -164,7 +170,46 @@ static void backward_pass(cn_model *m, int from_losses)
                 used += cnt;
             }
         }
+        if (i < m->n_prof) {
+            m->prof[i].bwd_s += cn_time_now() - t0;
+            m->prof[i].bwd_calls++;
+        }
     }
+}
+
+cn_status cn_model_profile_start(cn_model *m, cn_error *err)
+{
+    if (!m) return cn_error_set(err, CN_ERR_ARG, "model: profile: NULL model");
+    cn_free(m->prof);
+    m->n_prof = 0;
+    m->prof = cn_calloc((size_t)(m->n_nodes > 0 ? m->n_nodes : 1), sizeof *m->prof);
+    if (!m->prof) return cn_error_set(err, CN_ERR_NOMEM, "model: profile: out of memory");
+    m->n_prof = m->n_nodes;
+    return CN_OK;
+}
+
+void cn_model_profile_stop(cn_model *m)
+{
+    if (!m) return;
+    cn_free(m->prof);
+    m->prof = NULL;
+    m->n_prof = 0;
+}
+
+cn_status cn_model_profile_get(const cn_model *m, cn_node_profile *out, int n, cn_error *err)
+{
+    if (!m || !out) return cn_error_set(err, CN_ERR_ARG, "model: profile: NULL argument");
+    if (!m->prof) return cn_error_set(err, CN_ERR_ARG, "model: profile: not started");
+    if (n < 0 || n > m->n_nodes)
+        return cn_error_set(err, CN_ERR_ARG, "model: profile: %d nodes asked, the model has %d",
+                            n, m->n_nodes);
+    for (int i = 0; i < n; i++) {
+        if (i < m->n_prof)
+            out[i] = m->prof[i];
+        else
+            memset(&out[i], 0, sizeof out[i]);
+    }
+    return CN_OK;
 }
 
 /* begin_backward: common checks; clears the gradient bookkeeping. */
