@@ -138,7 +138,8 @@ static cn_model *bench_model(const bench_cfg *c, int *rc)
         *rc = usage ? cli_usage_error("bench", "%s", msg) : cli_runtime_error("bench", "%s", msg);
         return NULL;
     }
-    cn_compile_opts o = {.batch = c->batch, .training = !c->eval};
+    /* evaluation shares activation memory by liveness, as inference would */
+    cn_compile_opts o = {.batch = c->batch, .training = !c->eval, .reuse_memory = c->eval};
     cn_rng rng;
     cn_rng_seed(&rng, 1, 0);
     if (cn_model_compile(m, &o, &err) != CN_OK || cn_model_init(m, &rng, &err) != CN_OK) {
@@ -292,6 +293,11 @@ static int bench_run(const bench_cfg *c, cn_model *m, cli_out *out)
     cli_out_real(out, "images_per_s", "images/s", c->batch / med, CLI_FMT_G);
     cli_out_real(out, "gflop_per_step", "GFLOP per step", flops / 1e9, CLI_FMT_G);
     cli_out_real(out, "gflops", "achieved GFLOP/s", flops / 1e9 / med, CLI_FMT_G);
+    cn_model_memory mem;
+    if (cn_model_memory_plan(m, &mem, &err) == CN_OK)
+        cli_out_real(out, "plan_mb", "memory plan MB",
+                     (double)(mem.activations + mem.gradients + mem.saved + mem.workspace) /
+                         (1024.0 * 1024.0), CLI_FMT_G);
     if (c->profile) {
         int n = cn_model_num_nodes(m);
         cn_node_profile *pr = calloc((size_t)n, sizeof *pr);

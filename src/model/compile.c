@@ -184,6 +184,9 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     if (o->input_grad && !o->training)
         return cn_error_set(err, CN_ERR_ARG,
                             "model: compile: input_grad needs training (backward)");
+    if (o->reuse_memory && o->training)
+        return cn_error_set(err, CN_ERR_ARG, "model: compile: reuse_memory is for evaluation "
+                            "(training = 0): backward needs every output");
     if (cn_model_num_inputs(m) == 0)
         return cn_error_set(err, CN_ERR_ARG, "model: compile: the model has no input node");
     free_plan(m);
@@ -256,15 +259,26 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
         nd->needs_grad = ng;
     }
 
-    /* the memory plan */
+    /* the memory plan: with reuse_memory, outputs share a region by liveness */
     cn_model_memory mem;
     memset(&mem, 0, sizeof mem);
-    size_t total = 0, ws = 0, sum = 0;
+    size_t total = 0, ws = 0, sum = 0, shared = 0;
+    size_t *off = NULL; // (n_nodes) offsets in the shared region, SIZE_MAX: own buffer
     int bad = 0;
+    if (o->reuse_memory) {
+        off = cn_malloc(sizeof *off * (size_t)(m->n_nodes > 0 ? m->n_nodes : 1));
+        if (!off || cn_model_share_plan(m, o->batch, off, &shared) != 0) {
+            cn_free(off);
+            free_plan(m);
+            return cn_error_set(err, CN_ERR_NOMEM, "model: compile: out of memory");
+        }
+        bad |= add_size(&mem.activations, shared);
+    }
     for (int i = 0; i < m->n_nodes; i++) {
         cn_node *nd = &m->nodes[i];
         size_t ybytes = reals_bytes(nd->is_loss ? 1 : nd->numel * (size_t)o->batch);
-        bad |= add_size(&mem.activations, ybytes);
+        nd->y_shared = off && off[i] != SIZE_MAX;
+        if (!nd->y_shared) bad |= add_size(&mem.activations, ybytes);
         if (nd->needs_grad && !nd->is_loss) bad |= add_size(&mem.gradients, ybytes);
         bad |= add_size(&mem.saved, nd->saved_bytes);
         if (nd->ws_reals > ws) ws = nd->ws_reals;
@@ -280,12 +294,14 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     bad |= add_size(&total, mem.saved);
     bad |= add_size(&total, mem.workspace);
     if (bad) {
+        cn_free(off);
         free_plan(m);
         return cn_error_set(err, CN_ERR_RANGE, "model: compile: memory plan overflows size_t");
     }
     mem.parameters = reals_bytes(2 * ps->count + ps->buffer_count);
     m->arena = cn_aligned_alloc(total ? total : 1);
     if (!m->arena) {
+        cn_free(off);
         free_plan(m);
         return cn_error_set(err, CN_ERR_NOMEM,
                             "model: compile: out of memory (%zu bytes for batch %d)", total,
@@ -293,11 +309,17 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     }
     memset(m->arena, 0, total);
     char *p = m->arena;
+    char *region = p; /* the shared outputs, first */
+    p += ALIGN_UP(shared);
     for (int i = 0; i < m->n_nodes; i++) {
         cn_node *nd = &m->nodes[i];
         size_t ybytes = reals_bytes(nd->is_loss ? 1 : nd->numel * (size_t)o->batch);
-        nd->y = (cn_real *)p;
-        p += ALIGN_UP(ybytes);
+        if (nd->y_shared) {
+            nd->y = (cn_real *)(region + off[i]);
+        } else {
+            nd->y = (cn_real *)p;
+            p += ALIGN_UP(ybytes);
+        }
         nd->dy = NULL;
         if (nd->needs_grad && !nd->is_loss) {
             nd->dy = (cn_real *)p;
@@ -316,6 +338,7 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
             m->saved_ptrs[m->in_offset[i] + j] = m->nodes[nd->in[j]].saved;
         }
     }
+    cn_free(off);
     m->mem = mem;
     m->opts = *o;
     m->compiled = 1;

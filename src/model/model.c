@@ -477,7 +477,7 @@ cn_status cn_model_set_output(cn_model *m, int id, cn_error *err)
 
 const cn_real *cn_model_node_value(const cn_model *m, int id)
 {
-    return node_ok(m, id) && m->compiled ? m->nodes[id].y : NULL;
+    return node_ok(m, id) && m->compiled && !m->nodes[id].y_shared ? m->nodes[id].y : NULL;
 }
 
 const cn_real *cn_model_node_grad(const cn_model *m, int id)

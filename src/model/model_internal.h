@@ -27,6 +27,7 @@ typedef struct cn_node {
     cn_real *y;                 /* (batch, out) or (1) */
     cn_real *dy;                /* (batch, out) or NULL */
     void *saved;
+    int y_shared;               /* y lives in the liveness-shared region (reuse_memory) */
     int grad_written;           /* backward bookkeeping */
 } cn_node;
 
@@ -61,6 +62,12 @@ struct cn_model {
     cn_node_profile *prof;      /* (n_prof) */
     int n_prof;
 };
+
+/* cn_model_share_plan (memplan.c): for a reuse_memory compile at batch, off[i]
+ * (n_nodes) = node i's output offset in the shared region, SIZE_MAX for a node
+ * with its own buffer (inputs, losses, the prediction node); *total: the region's
+ * bytes. Needs the shapes (numel) inferred. 0, or -1 when out of memory. */
+int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total);
 
 /* cn_model_run_forward / _backward live in run.c; params in params.c. */
 void cn_params_free_store(cn_params *ps);

@@ -1,0 +1,127 @@
+/* test_memplan.c: evaluation compiles with reuse_memory: node outputs share
+ * buffers by liveness; the predictions are bit-identical to a compile without
+ * reuse for zoo networks with residual adds (ResNet-20), concatenated branches
+ * and auxiliary heads (GoogLeNet at a small input), dense connectivity
+ * (DenseNet-BC-100) and a hand-made graph with a repeated input and a dead end;
+ * the activation memory shrinks; only inputs, losses and the prediction node stay
+ * readable; training compiles refuse the option. */
+#include <criterion/criterion.h>
+
+#include <string.h>
+
+#include "convnet.h"
+#include "convnet/model_text.h"
+#include "support.h"
+
+/* Logits of m (compiled with opts o) for batch images x, copied out. */
+static cn_real *logits(cn_model *m, const cn_compile_opts *o, const cn_real *x, int batch,
+                       size_t *n_out, size_t *act_bytes)
+{
+    cn_error err;
+    cr_assert_eq(cn_model_compile(m, o, &err), CN_OK, "%s", err.msg);
+    cn_model_memory mem;
+    cr_assert_eq(cn_model_memory_plan(m, &mem, &err), CN_OK, "%s", err.msg);
+    *act_bytes = mem.activations;
+    cr_assert_eq(cn_model_forward(m, batch, x, NULL, CN_EVAL, NULL, NULL, &err), CN_OK, "%s",
+                 err.msg);
+    int nd, shape[CN_MAX_DIMS];
+    cr_assert_eq(cn_model_node_shape(m, cn_model_output(m), &nd, shape, &err), CN_OK);
+    size_t per = 1;
+    for (int i = 0; i < nd; i++) per *= (size_t)shape[i];
+    *n_out = per * (size_t)batch;
+    const cn_real *y = cn_model_node_value(m, cn_model_output(m));
+    cr_assert_not_null(y);
+    cn_real *copy = tst_reals(*n_out);
+    memcpy(copy, y, *n_out * sizeof *copy);
+    return copy;
+}
+
+/* The same network evaluated with and without reuse: identical bits, less memory
+ * (at most frac of the unshared activations). */
+static void same_with_reuse(cn_model *m, int batch, double frac)
+{
+    cn_error err;
+    cn_compile_opts plain = {.batch = batch}, reuse = {.batch = batch, .reuse_memory = 1};
+    cr_assert_eq(cn_model_compile(m, &plain, &err), CN_OK, "%s", err.msg);
+    cn_rng r;
+    cn_rng_seed(&r, 5, 0);
+    cr_assert_eq(cn_model_init(m, &r, &err), CN_OK, "%s", err.msg);
+    const cn_real *in_y;
+    int in0 = cn_model_input_node(m, 0), nd, shape[CN_MAX_DIMS];
+    cr_assert_eq(cn_model_node_shape(m, in0, &nd, shape, &err), CN_OK);
+    size_t per = 1;
+    for (int i = 0; i < nd; i++) per *= (size_t)shape[i];
+    cn_real *x = tst_reals(per * (size_t)batch);
+    tst_fill_normal(&r, x, per * (size_t)batch, 1.0);
+    size_t n0, n1, a0, a1;
+    cn_real *y0 = logits(m, &plain, x, batch, &n0, &a0);
+    cn_real *y1 = logits(m, &reuse, x, batch, &n1, &a1);
+    cr_assert_eq(n0, n1);
+    cr_expect(memcmp(y0, y1, n0 * sizeof *y0) == 0, "predictions differ with reuse_memory");
+    cr_expect_lt((double)a1, frac * (double)a0, "activations %zu with reuse, %zu without", a1,
+                 a0);
+    in_y = cn_model_node_value(m, in0);
+    cr_expect_not_null(in_y);
+    int hidden = 0;
+    for (int i = 0; i < cn_model_num_nodes(m); i++)
+        hidden += cn_model_node_value(m, i) == NULL;
+    cr_expect_gt(hidden, 0);
+    free(x);
+    free(y0);
+    free(y1);
+}
+
+static cn_model *zoo(const char *path, const char *const *ov, int n)
+{
+    cn_error err;
+    cn_model_text_opts o = {.overrides = ov, .n_overrides = n};
+    cn_model *m = cn_model_load_text(path, &o, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    return m;
+}
+
+Test(memplan, resnet20_identical_and_smaller)
+{
+    cn_model *m = zoo("models/resnet20.cnm", NULL, 0);
+    same_with_reuse(m, 2, 0.2);
+    cn_model_free(m);
+}
+
+Test(memplan, googlenet_branches_and_aux_heads)
+{
+    const char *ov[] = {"h=96", "w=96", "classes=7"};
+    cn_model *m = zoo("models/googlenet.cnm", ov, 3);
+    same_with_reuse(m, 1, 0.3);
+    cn_model_free(m);
+}
+
+Test(memplan, densenet_concatenations)
+{
+    const char *ov[] = {"h=8", "w=8"};
+    cn_model *m = zoo("models/densenet-bc-100.cnm", ov, 2);
+    same_with_reuse(m, 1, 0.5);
+    cn_model_free(m);
+}
+
+/* x -> a = relu x; b = add a, a; dead = tanh a (read by nobody); c = mul b, a -> fc */
+Test(memplan, repeated_input_and_dead_end)
+{
+    cn_error err;
+    const char *t = "x = input shape=(6)\n"
+                    "a = relu x\n"
+                    "b = add a, a\n"
+                    "dead = tanh a\n"
+                    "c = mul b, a\n"
+                    "d = sigmoid c\n"
+                    "fc = linear d out=3\n"
+                    "output fc\n";
+    cn_model *m = cn_model_parse(t, strlen(t), "g.cnm", NULL, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    same_with_reuse(m, 3, 1.0);
+    cr_expect_null(cn_model_node_value(m, cn_model_find(m, "a")));
+    cr_expect_not_null(cn_model_node_value(m, cn_model_find(m, "fc")));
+    cn_compile_opts bad = {.batch = 1, .training = 1, .reuse_memory = 1};
+    cr_expect_eq(cn_model_compile(m, &bad, &err), CN_ERR_ARG);
+    cr_expect(strstr(err.msg, "reuse_memory"), "%s", err.msg);
+    cn_model_free(m);
+}
