@@ -149,10 +149,12 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all >&2
+	@BUILD=$(BUILD) bench/run.sh
+
+knn-bench: deps
+	@$(MAKE) --no-print-directory all >&2
 	@bench/knn.sh
 	@bench/loader.sh
-
-knn-bench: bench
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include/convnet $(DESTDIR)$(PREFIX)/lib/pkgconfig \

@@ -4,6 +4,8 @@
 # `apt-get update` only when something must be installed.
 #   scripts/setup.sh           install what is missing (as root, or through sudo)
 #   scripts/setup.sh --check   exit 1 and list what is missing; install nothing
+#   scripts/setup.sh --bench   also PyTorch (python3-torch), which `make bench`
+#                              compares with (both flags may be given)
 set -euo pipefail
 
 PACKAGES=(
@@ -18,6 +20,15 @@ PACKAGES=(
     python3-numpy                   # bench/knn.sh compares with numpy
 )
 
+CHECK=0
+for a in "$@"; do
+    case "$a" in
+        --check) CHECK=1 ;;
+        --bench) PACKAGES+=(python3-torch) ;;  # bench/run.sh: the PyTorch side
+        *) echo "setup: unknown flag '$a' (--check, --bench)" >&2; exit 2 ;;
+    esac
+done
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -25,7 +36,7 @@ for p in "${PACKAGES[@]}"; do
     fi
 done
 
-if [ "${1:-}" = "--check" ]; then
+if [ "$CHECK" = 1 ]; then
     if [ ${#missing[@]} -gt 0 ]; then
         echo "missing packages: ${missing[*]}"
         exit 1
