@@ -102,7 +102,8 @@ static int setup_model(bench *b, const options *o, const workload *w)
     b->m = cn_model_load_text(path, NULL, &err);
     if (!b->m)
         return fail(path, &err);
-    cn_compile_opts co = {.batch = w->batch, .training = w->train, .input_grad = 0};
+    /* liveness sharing: outputs in evaluation, output gradients in training */
+    cn_compile_opts co = {.batch = w->batch, .training = w->train, .reuse_memory = 1};
     if (cn_model_compile(b->m, &co, &err) != CN_OK || cn_model_init(b->m, &b->rng, &err) != CN_OK)
         return fail(path, &err);
     int ndim, shape[CN_MAX_DIMS];

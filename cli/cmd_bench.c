@@ -138,8 +138,8 @@ static cn_model *bench_model(const bench_cfg *c, int *rc)
         *rc = usage ? cli_usage_error("bench", "%s", msg) : cli_runtime_error("bench", "%s", msg);
         return NULL;
     }
-    /* evaluation shares activation memory by liveness, as inference would */
-    cn_compile_opts o = {.batch = c->batch, .training = !c->eval, .reuse_memory = c->eval};
+    /* liveness sharing: outputs in evaluation, output gradients in training */
+    cn_compile_opts o = {.batch = c->batch, .training = !c->eval, .reuse_memory = 1};
     cn_rng rng;
     cn_rng_seed(&rng, 1, 0);
     if (cn_model_compile(m, &o, &err) != CN_OK || cn_model_init(m, &rng, &err) != CN_OK) {

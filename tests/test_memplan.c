@@ -4,7 +4,8 @@
  * and auxiliary heads (GoogLeNet at a small input), dense connectivity
  * (DenseNet-BC-100) and a hand-made graph with a repeated input and a dead end;
  * the activation memory shrinks; only inputs, losses and the prediction node stay
- * readable; training compiles refuse the option. */
+ * readable. Training compiles share output gradients over the backward sweep:
+ * parameter gradients bit-identical, gradient memory a fraction. */
 #include <criterion/criterion.h>
 
 #include <string.h>
@@ -120,8 +121,60 @@ Test(memplan, repeated_input_and_dead_end)
     same_with_reuse(m, 3, 1.0);
     cr_expect_null(cn_model_node_value(m, cn_model_find(m, "a")));
     cr_expect_not_null(cn_model_node_value(m, cn_model_find(m, "fc")));
-    cn_compile_opts bad = {.batch = 1, .training = 1, .reuse_memory = 1};
-    cr_expect_eq(cn_model_compile(m, &bad, &err), CN_ERR_ARG);
+    cn_model_free(m);
+}
+
+/* Parameter gradients (copied) and loss of one training step of m compiled with o. */
+static cn_real *train_grads(cn_model *m, const cn_compile_opts *o, const cn_real *x,
+                            const int *labels, double *loss, size_t *grad_bytes)
+{
+    cn_error err;
+    cr_assert_eq(cn_model_compile(m, o, &err), CN_OK, "%s", err.msg);
+    cn_model_memory mem;
+    cr_assert_eq(cn_model_memory_plan(m, &mem, &err), CN_OK);
+    *grad_bytes = mem.gradients;
+    cn_zero_grad(m);
+    cn_target t = {.labels = labels};
+    cn_rng rng;
+    cn_rng_seed(&rng, 4, 0);
+    cr_assert_eq(cn_model_forward(m, o->batch, x, &t, CN_TRAIN, &rng, loss, &err), CN_OK, "%s",
+                 err.msg);
+    cr_assert_eq(cn_model_backward(m, &err), CN_OK, "%s", err.msg);
+    cn_params *ps = cn_model_params(m);
+    cn_real *g = tst_reals(ps->count);
+    memcpy(g, ps->grads, ps->count * sizeof *g);
+    return g;
+}
+
+/* Training with reuse_memory: output gradients share buffers over the backward
+ * sweep; parameter gradients and loss bit-identical, gradient memory smaller. */
+Test(memplan, training_gradients_identical_and_smaller)
+{
+    cn_model *m = zoo("models/resnet20.cnm", (const char *[]){"h=16", "w=16"}, 2);
+    cn_error err;
+    cn_compile_opts plain = {.batch = 3, .training = 1};
+    cr_assert_eq(cn_model_compile(m, &plain, &err), CN_OK, "%s", err.msg);
+    cn_rng r;
+    cn_rng_seed(&r, 9, 0);
+    cr_assert_eq(cn_model_init(m, &r, &err), CN_OK, "%s", err.msg);
+    cn_real *x = tst_reals(3 * 3 * 16 * 16);
+    tst_fill_normal(&r, x, 3 * 3 * 16 * 16, 1.0);
+    int labels[3] = {1, 7, 3};
+    double l0, l1;
+    size_t g0b, g1b;
+    cn_real *g0 = train_grads(m, &plain, x, labels, &l0, &g0b);
+    cn_compile_opts reuse = {.batch = 3, .training = 1, .reuse_memory = 1};
+    cn_real *g1 = train_grads(m, &reuse, x, labels, &l1, &g1b);
+    cr_expect_eq(l0, l1);
+    cn_params *ps = cn_model_params(m);
+    cr_expect(memcmp(g0, g1, ps->count * sizeof *g0) == 0, "gradients differ with reuse");
+    cr_expect_lt((double)g1b, 0.25 * (double)g0b, "gradient memory %zu vs %zu", g1b, g0b);
+    cr_expect_null(cn_model_node_grad(m, cn_model_find(m, "stage2_0.a")));
+    cn_real dy[3 * 10] = {0};
+    cr_expect_eq(cn_model_backward_from(m, cn_model_output(m), dy, &err), CN_ERR_ARG);
     cr_expect(strstr(err.msg, "reuse_memory"), "%s", err.msg);
+    free(x);
+    free(g0);
+    free(g1);
     cn_model_free(m);
 }

@@ -221,12 +221,15 @@ typedef struct cn_compile_opts {
     size_t max_params; /* 0: no limit; else more parameters + buffer values than
                           this is CN_ERR_RANGE before anything is allocated (model
                           files bound what their bytes can hold this way) */
-    int reuse_memory;  /* 1 (needs training = 0): node outputs share memory by
-                          liveness (a buffer is reused once every reader of the node
-                          that wrote it has run); after forward only the inputs, the
-                          losses and the prediction node (cn_model_output at compile
-                          time) keep their values: cn_model_node_value of any other
-                          node is NULL */
+    int reuse_memory;  /* 1: share memory by liveness. Evaluation (training = 0):
+                          node outputs share buffers (one is reused once every reader
+                          of the node that wrote it has run); after forward only the
+                          inputs, the losses and the prediction node (cn_model_output
+                          at compile time) keep their values: cn_model_node_value of
+                          any other node is NULL. Training: output gradients share
+                          buffers over the backward sweep; cn_model_node_grad is NULL
+                          for them (nodes without consumers and inputs keep theirs)
+                          and cn_model_backward_from is refused */
 } cn_compile_opts;
 
 /* cn_model_compile: shape inference (errors name the node, its op and the

@@ -184,9 +184,6 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     if (o->input_grad && !o->training)
         return cn_error_set(err, CN_ERR_ARG,
                             "model: compile: input_grad needs training (backward)");
-    if (o->reuse_memory && o->training)
-        return cn_error_set(err, CN_ERR_ARG, "model: compile: reuse_memory is for evaluation "
-                            "(training = 0): backward needs every output");
     if (cn_model_num_inputs(m) == 0)
         return cn_error_set(err, CN_ERR_ARG, "model: compile: the model has no input node");
     free_plan(m);
@@ -264,22 +261,26 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     memset(&mem, 0, sizeof mem);
     size_t total = 0, ws = 0, sum = 0, shared = 0;
     size_t *off = NULL; // (n_nodes) offsets in the shared region, SIZE_MAX: own buffer
-    int bad = 0;
+    int bad = 0, grads = o->training; /* which the shared region holds */
     if (o->reuse_memory) {
         off = cn_malloc(sizeof *off * (size_t)(m->n_nodes > 0 ? m->n_nodes : 1));
-        if (!off || cn_model_share_plan(m, o->batch, off, &shared) != 0) {
+        if (!off || (grads ? cn_model_share_grad_plan(m, o->batch, off, &shared)
+                           : cn_model_share_plan(m, o->batch, off, &shared)) != 0) {
             cn_free(off);
             free_plan(m);
             return cn_error_set(err, CN_ERR_NOMEM, "model: compile: out of memory");
         }
-        bad |= add_size(&mem.activations, shared);
+        bad |= add_size(grads ? &mem.gradients : &mem.activations, shared);
     }
     for (int i = 0; i < m->n_nodes; i++) {
         cn_node *nd = &m->nodes[i];
         size_t ybytes = reals_bytes(nd->is_loss ? 1 : nd->numel * (size_t)o->batch);
-        nd->y_shared = off && off[i] != SIZE_MAX;
+        int in_region = off && off[i] != SIZE_MAX;
+        nd->y_shared = in_region && !grads;
+        nd->dy_shared = in_region && grads;
         if (!nd->y_shared) bad |= add_size(&mem.activations, ybytes);
-        if (nd->needs_grad && !nd->is_loss) bad |= add_size(&mem.gradients, ybytes);
+        if (nd->needs_grad && !nd->is_loss && !nd->dy_shared)
+            bad |= add_size(&mem.gradients, ybytes);
         bad |= add_size(&mem.saved, nd->saved_bytes);
         if (nd->ws_reals > ws) ws = nd->ws_reals;
         size_t s = 0;
@@ -321,7 +322,9 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
             p += ALIGN_UP(ybytes);
         }
         nd->dy = NULL;
-        if (nd->needs_grad && !nd->is_loss) {
+        if (nd->dy_shared) {
+            nd->dy = (cn_real *)(region + off[i]);
+        } else if (nd->needs_grad && !nd->is_loss) {
             nd->dy = (cn_real *)p;
             p += ALIGN_UP(ybytes);
         }

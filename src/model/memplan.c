@@ -1,15 +1,83 @@
-/* memplan.c: the liveness plan of evaluation-mode compiles with reuse_memory:
- * node outputs share buffers, a buffer becoming free once every consumer of the
- * node that wrote it has run (nodes in build order are the run order). The
- * inputs, the losses and the prediction node keep buffers of their own, so they
- * stay readable after forward. Best fit: a free buffer at least as large as the
- * output, else the largest free one (grown), else a new one. */
+/* memplan.c: the liveness plans of compiles with reuse_memory. Evaluation: node
+ * outputs share buffers, a buffer becoming free once every consumer of the node
+ * that wrote it has run (nodes in build order are the run order); the inputs,
+ * the losses and the prediction node keep buffers of their own, so they stay
+ * readable after forward. Training: output gradients share buffers over the
+ * backward sweep (reverse build order): node k's gradient is live from the
+ * backward of its last consumer (its first writer) to the end of k's own
+ * backward. Best fit: a free buffer at least as large as needed, else the
+ * largest free one (grown), else a new one. */
 #include "model_internal.h"
 
 #include <stdint.h>
 #include <string.h>
 
 #define MP_ALIGN(x) (((x) + (size_t)CN_ALIGN - 1) / (size_t)CN_ALIGN * (size_t)CN_ALIGN)
+
+/* pick: the buffer for need bytes among nb (busy flags, capacities): the smallest
+ * free one that fits, else the largest free one (grown), else a new one. */
+static int pick(size_t need, int *nb, size_t *cap, unsigned char *busy)
+{
+    int best = -1, big = -1;
+    for (int b = 0; b < *nb; b++) {
+        if (busy[b]) continue;
+        if (cap[b] >= need && (best < 0 || cap[b] < cap[best])) best = b;
+        if (big < 0 || cap[b] > cap[big]) big = b;
+    }
+    if (best < 0) best = big >= 0 ? big : (*nb)++;
+    if (cap[best] < need) cap[best] = need;
+    busy[best] = 1;
+    return best;
+}
+
+/* offsets: turn capacities into offsets (cap[b] becomes buffer b's start) and
+ * write off[i] for every node; *total the sum. 0, or -1 on overflow. */
+static int offsets(int n, const int *buf_of, int nb, size_t *cap, size_t *off, size_t *total)
+{
+    size_t acc = 0;
+    for (int b = 0; b < nb; b++) {
+        size_t c = cap[b];
+        cap[b] = acc;
+        if (acc > SIZE_MAX - c) return -1;
+        acc += c;
+    }
+    for (int i = 0; i < n; i++) off[i] = buf_of[i] >= 0 ? cap[buf_of[i]] : SIZE_MAX;
+    *total = acc;
+    return 0;
+}
+
+int cn_model_share_grad_plan(const cn_model *m, int batch, size_t *off, size_t *total)
+{
+    int n = m->n_nodes, nb = 0;
+    int *last = cn_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));    // (n) last consumer
+    int *buf_of = cn_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));  // (n) buffer or -1
+    size_t *cap = cn_calloc((size_t)(n > 0 ? n : 1), sizeof *cap);   // (nb) bytes
+    unsigned char *busy = cn_calloc((size_t)(n > 0 ? n : 1), 1);     // (nb)
+    int ok = last && buf_of && cap && busy;
+    for (int i = 0; ok && i < n; i++) last[i] = buf_of[i] = -1;
+    for (int i = 0; ok && i < n; i++)
+        for (int j = 0; j < m->nodes[i].n_in; j++) last[m->nodes[i].in[j]] = i;
+    for (int t = n - 1; ok && t >= 0; t--) {
+        const cn_node *nd = &m->nodes[t];
+        /* t's backward first writes the gradients of the inputs it consumes last */
+        for (int j = 0; j < nd->n_in; j++) {
+            int k = nd->in[j];
+            const cn_node *in = &m->nodes[k];
+            if (last[k] != t || buf_of[k] >= 0 || !in->needs_grad || in->is_loss ||
+                in->op == CN_OP_INPUT)
+                continue;
+            buf_of[k] = pick(MP_ALIGN(in->numel * (size_t)batch * sizeof(cn_real)), &nb, cap,
+                             busy);
+        }
+        if (buf_of[t] >= 0) busy[buf_of[t]] = 0; /* read by t's backward: dead after it */
+    }
+    ok = ok && offsets(n, buf_of, nb, cap, off, total) == 0;
+    cn_free(last);
+    cn_free(buf_of);
+    cn_free(cap);
+    cn_free(busy);
+    return ok ? 0 : -1;
+}
 
 int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total)
 {
@@ -25,19 +93,9 @@ int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total
     for (int i = 0; ok && i < n; i++) {
         const cn_node *nd = &m->nodes[i];
         int keep = nd->op == CN_OP_INPUT || nd->is_loss || i == out;
-        if (!keep) {
-            size_t need = MP_ALIGN(nd->numel * (size_t)batch * sizeof(cn_real));
-            int best = -1, big = -1; /* the smallest free buffer that fits; the largest */
-            for (int b = 0; b < nb; b++) {
-                if (busy[b]) continue;
-                if (cap[b] >= need && (best < 0 || cap[b] < cap[best])) best = b;
-                if (big < 0 || cap[b] > cap[big]) big = b;
-            }
-            if (best < 0) best = big >= 0 ? big : nb++;
-            if (cap[best] < need) cap[best] = need;
-            busy[best] = 1;
-            buf_of[i] = best;
-        }
+        if (!keep)
+            buf_of[i] = pick(MP_ALIGN(nd->numel * (size_t)batch * sizeof(cn_real)), &nb, cap,
+                             busy);
         /* after node i ran: inputs it read last, and its own output when nothing reads it */
         for (int j = 0; j < nd->n_in; j++) {
             int k = nd->in[j];
@@ -45,15 +103,7 @@ int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total
         }
         if (!keep && last[i] < 0) busy[buf_of[i]] = 0;
     }
-    size_t acc = 0;
-    for (int b = 0; ok && b < nb; b++) { /* cap[b] becomes buffer b's offset */
-        size_t c = cap[b];
-        cap[b] = acc;
-        if (acc > SIZE_MAX - c) ok = 0;
-        acc += c;
-    }
-    for (int i = 0; ok && i < n; i++) off[i] = buf_of[i] >= 0 ? cap[buf_of[i]] : SIZE_MAX;
-    *total = acc;
+    ok = ok && offsets(n, buf_of, nb, cap, off, total) == 0;
     cn_free(last);
     cn_free(buf_of);
     cn_free(cap);

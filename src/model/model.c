@@ -482,7 +482,7 @@ const cn_real *cn_model_node_value(const cn_model *m, int id)
 
 const cn_real *cn_model_node_grad(const cn_model *m, int id)
 {
-    return node_ok(m, id) && m->compiled ? m->nodes[id].dy : NULL;
+    return node_ok(m, id) && m->compiled && !m->nodes[id].dy_shared ? m->nodes[id].dy : NULL;
 }
 
 int cn_model_num_inputs(const cn_model *m)

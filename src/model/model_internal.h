@@ -28,6 +28,7 @@ typedef struct cn_node {
     cn_real *dy;                /* (batch, out) or NULL */
     void *saved;
     int y_shared;               /* y lives in the liveness-shared region (reuse_memory) */
+    int dy_shared;              /* dy likewise (training with reuse_memory) */
     int grad_written;           /* backward bookkeeping */
 } cn_node;
 
@@ -68,6 +69,10 @@ struct cn_model {
  * with its own buffer (inputs, losses, the prediction node); *total: the region's
  * bytes. Needs the shapes (numel) inferred. 0, or -1 when out of memory. */
 int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total);
+/* cn_model_share_grad_plan: the same for output gradients over the backward sweep
+ * of a training compile (needs needs_grad set); SIZE_MAX: own buffer (nodes
+ * without consumers, inputs). */
+int cn_model_share_grad_plan(const cn_model *m, int batch, size_t *off, size_t *total);
 
 /* cn_model_run_forward / _backward live in run.c; params in params.c. */
 void cn_params_free_store(cn_params *ps);

@@ -231,7 +231,7 @@ static void zero_unwritten(cn_model *m)
 {
     for (int i = 0; i < m->n_nodes; i++) {
         cn_node *nd = &m->nodes[i];
-        if (nd->dy && !nd->grad_written)
+        if (nd->dy && !nd->grad_written && !nd->dy_shared)
             memset(nd->dy, 0, sizeof(cn_real) * nd->numel * (size_t)m->last_n);
     }
 }
@@ -255,6 +255,9 @@ cn_status cn_model_backward_from(cn_model *m, int node, const cn_real *dy, cn_er
     if (node < 0 || node >= m->n_nodes)
         return cn_error_set(err, CN_ERR_ARG, "model: backward_from: no node id %d", node);
     cn_node *nd = &m->nodes[node];
+    if (m->opts.reuse_memory)
+        return cn_error_set(err, CN_ERR_ARG, "model: backward_from: the model was compiled "
+                            "with reuse_memory (gradients share buffers)");
     if (nd->is_loss || !dy)
         return cn_error_set(err, CN_ERR_ARG,
                             "model: backward_from: node '%s' is a loss or dy is NULL",
