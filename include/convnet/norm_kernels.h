@@ -78,6 +78,24 @@ cn_status cn_batchnorm_forward(int n, int c, int inner, const cn_real *x,
                                cn_real *running_mean, cn_real *running_var,
                                cn_real *save_mean, cn_real *save_invstd, cn_error *err);
 
+/* cn_batchnorm_eval_relu: batch norm in evaluation mode with running statistics
+ * followed by ReLU in one pass: y = relu(gamma * (x - running_mean) * invstd +
+ * beta), invstd = 1/sqrt(running_var + eps), bit-identical to
+ * cn_batchnorm_forward(training 0) then cn_act_forward(CN_ACT_RELU) (the engine
+ * may use it when a batch norm's only consumer is a ReLU, in evaluation).
+ *   x             (n, c, inner)
+ *   gamma, beta   (c) each, or both NULL
+ *   y             (n, c, inner), overwritten
+ *   running_mean, running_var   (c) each, required (read only)
+ *   save_mean, save_invstd      (c) each, or both NULL: as cn_batchnorm_forward
+ * Errors: as cn_batchnorm_forward; CN_ERR_ARG when running_mean or running_var is
+ * NULL. In place allowed (y == x). */
+cn_status cn_batchnorm_eval_relu(int n, int c, int inner, const cn_real *x,
+                                 const cn_real *gamma, const cn_real *beta, cn_real *y,
+                                 const cn_real *running_mean, const cn_real *running_var,
+                                 double eps, cn_real *save_mean, cn_real *save_invstd,
+                                 cn_error *err);
+
 /* cn_batchnorm_backward: gradients of L given dy = dL/dy, with xhat =
  * (x - save_mean) * save_invstd and m = n * inner.
  *   x             (n, c, inner)   the forward input (not overwritten by it)

@@ -1,12 +1,25 @@
 /* src/kernels/batchnorm.c: batch normalisation (PyTorch's BatchNorm1d / BatchNorm2d)
  * on x (n, c, inner), forward in training and evaluation mode with running
- * statistics, and backward in both modes. Statistics per channel are accumulated
- * in double, two passes (mean, then squared deviations); one thread owns each
- * channel, so results never depend on the thread count. Formulas:
+ * statistics, the fused evaluation batch norm + ReLU, and backward in both modes.
+ * Statistics per channel are accumulated in double, two passes (mean, then
+ * squared deviations); the backward pass reads x and dy twice (one reduction of
+ * sum(dy) and sum(dy * (x - mean)), one output pass). Reductions keep LANES
+ * partial sums (element j of a row goes to lane j % LANES) combined in a fixed
+ * order, so the loops vectorise and the order never changes; one thread owns
+ * each channel, so results never depend on the thread count. Formulas:
  * docs/kernels/norm.md; backward derivation: docs/derivations/batchnorm.md. */
 #include "convnet/norm_kernels.h"
 
 #include <math.h>
+
+/* LANES: partial sums per reduction (two AVX-512 registers of doubles); also
+ * the block length of the output passes. */
+#define LANES 16
+
+/* PAR_MIN_WORK: below this many elements (n * c * inner) the channels run on
+ * one thread: the passes stream ~1 element per cycle, and waking a team costs
+ * more than that (much more on a loaded machine). Results are identical. */
+#define PAR_MIN_WORK ((size_t)1 << 16)
 
 /* check_sizes: n, c, inner >= 1 and n * c * inner fits in size_t. */
 static cn_status check_sizes(int n, int c, int inner, cn_error *err)
@@ -24,11 +37,113 @@ static cn_status check_sizes(int n, int c, int inner, cn_error *err)
     return CN_OK;
 }
 
-cn_status cn_batchnorm_forward(int n, int c, int inner, const cn_real *x,
-                               const cn_real *gamma, const cn_real *beta, cn_real *y,
-                               int training, double momentum, double eps,
-                               cn_real *running_mean, cn_real *running_var,
-                               cn_real *save_mean, cn_real *save_invstd, cn_error *err)
+/* lanes_total: the sum of the LANES partial sums, always in the same order. */
+static double lanes_total(const double *acc)
+{
+    double s = 0.0;
+    for (int l = 0; l < LANES; l++) s += acc[l];
+    return s;
+}
+
+/* chan_sum: sum of one channel's values: n rows of is elements, stride apart. */
+static double chan_sum(const cn_real *x, size_t n, size_t stride, size_t is)
+{
+    double acc[LANES] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const cn_real *xr = x + i * stride; // row (inner)
+        size_t j = 0;
+        for (; j + LANES <= is; j += LANES)
+            for (size_t l = 0; l < LANES; l++) acc[l] += (double)xr[j + l];
+        for (size_t l = 0; j < is; j++, l++) acc[l] += (double)xr[j];
+    }
+    return lanes_total(acc);
+}
+
+/* chan_sqdev: sum of (x - mean)^2 over one channel (rows as chan_sum). */
+static double chan_sqdev(const cn_real *x, size_t n, size_t stride, size_t is, double mean)
+{
+    double acc[LANES] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const cn_real *xr = x + i * stride; // row (inner)
+        size_t j = 0;
+        for (; j + LANES <= is; j += LANES)
+            for (size_t l = 0; l < LANES; l++) {
+                double d = (double)xr[j + l] - mean;
+                acc[l] += d * d;
+            }
+        for (size_t l = 0; j < is; j++, l++) {
+            double d = (double)xr[j] - mean;
+            acc[l] += d * d;
+        }
+    }
+    return lanes_total(acc);
+}
+
+/* chan_dy_sums: *sdy = sum(dy), *sdyx = sum(dy * (x - mean)) over one channel. */
+static void chan_dy_sums(const cn_real *x, const cn_real *dy, size_t n, size_t stride,
+                         size_t is, double mean, double *sdy, double *sdyx)
+{
+    double a1[LANES] = {0}, a2[LANES] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const cn_real *xr = x + i * stride;   // row (inner)
+        const cn_real *dyr = dy + i * stride; // row (inner)
+        size_t j = 0;
+        for (; j + LANES <= is; j += LANES)
+            for (size_t l = 0; l < LANES; l++) {
+                double g = (double)dyr[j + l];
+                a1[l] += g;
+                a2[l] += g * ((double)xr[j + l] - mean);
+            }
+        for (size_t l = 0; j < is; j++, l++) {
+            double g = (double)dyr[j];
+            a1[l] += g;
+            a2[l] += g * ((double)xr[j] - mean);
+        }
+    }
+    *sdy = lanes_total(a1);
+    *sdyx = lanes_total(a2);
+}
+
+/* affine_row: yr = (xr - mean) * scale + shift in double, then ReLU when relu
+ * (PyTorch's clamp_min: v < 0 ? 0 : v); blocks go through a local buffer, so
+ * yr may be xr. */
+static void affine_row(const cn_real *xr, cn_real *yr, size_t is, double mean, double scale,
+                       double shift, int relu)
+{
+    // xr, yr (inner)
+    size_t j = 0;
+    for (; j + LANES <= is; j += LANES) {
+        cn_real t[LANES];
+        for (size_t l = 0; l < LANES; l++)
+            t[l] = (cn_real)(((double)xr[j + l] - mean) * scale + shift);
+        if (relu)
+            for (size_t l = 0; l < LANES; l++) t[l] = t[l] < 0 ? 0 : t[l];
+        for (size_t l = 0; l < LANES; l++) yr[j + l] = t[l];
+    }
+    for (; j < is; j++) {
+        cn_real v = (cn_real)(((double)xr[j] - mean) * scale + shift);
+        yr[j] = relu && v < 0 ? 0 : v;
+    }
+}
+
+/* scale_row: dxr = gi * dyr in double (blocks as affine_row). */
+static void scale_row(const cn_real *dyr, cn_real *dxr, size_t is, double gi)
+{
+    // dyr, dxr (inner)
+    size_t j = 0;
+    for (; j + LANES <= is; j += LANES) {
+        cn_real t[LANES];
+        for (size_t l = 0; l < LANES; l++) t[l] = (cn_real)(gi * (double)dyr[j + l]);
+        for (size_t l = 0; l < LANES; l++) dxr[j + l] = t[l];
+    }
+    for (; j < is; j++) dxr[j] = (cn_real)(gi * (double)dyr[j]);
+}
+
+/* bn_forward: cn_batchnorm_forward, with the output passed through ReLU when relu. */
+static cn_status bn_forward(int n, int c, int inner, const cn_real *x, const cn_real *gamma,
+                            const cn_real *beta, cn_real *y, int training, double momentum,
+                            double eps, cn_real *running_mean, cn_real *running_var,
+                            cn_real *save_mean, cn_real *save_invstd, int relu, cn_error *err)
 {
     cn_status st = check_sizes(n, c, inner, err);
     if (st != CN_OK) return st;
@@ -56,27 +171,19 @@ cn_status cn_batchnorm_forward(int n, int c, int inner, const cn_real *x,
                             "inner %d)", n, c, inner);
     CN_ASSERT(x != NULL && y != NULL);
 
-    const size_t cs = (size_t)c, is = (size_t)inner;
+    const size_t cs = (size_t)c, is = (size_t)inner, stride = cs * is;
+    const int par = m * cs >= PAR_MIN_WORK;
+    (void)par;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
 #endif
     for (int ch = 0; ch < c; ch++) {
+        const cn_real *xc = x + (size_t)ch * is; // channel ch of image 0 (rows stride apart)
+        cn_real *yc = y + (size_t)ch * is;
         double mean, var;
         if (batch_stats) {
-            double s = 0.0;
-            for (size_t i = 0; i < (size_t)n; i++) {
-                const cn_real *xr = x + (i * cs + (size_t)ch) * is;  // row (inner)
-                for (size_t j = 0; j < is; j++) s += (double)xr[j];
-            }
-            mean = s / (double)m;
-            double ss = 0.0;
-            for (size_t i = 0; i < (size_t)n; i++) {
-                const cn_real *xr = x + (i * cs + (size_t)ch) * is;
-                for (size_t j = 0; j < is; j++) {
-                    double d = (double)xr[j] - mean;
-                    ss += d * d;
-                }
-            }
+            mean = chan_sum(xc, (size_t)n, stride, is) / (double)m;
+            double ss = chan_sqdev(xc, (size_t)n, stride, is, mean);
             var = ss / (double)m;
             if (training && running_mean) {
                 double unbiased = ss / (double)(m - 1);
@@ -96,15 +203,34 @@ cn_status cn_batchnorm_forward(int n, int c, int inner, const cn_real *x,
         }
         double scale = gamma ? (double)gamma[ch] * invstd : invstd;
         double shift = beta ? (double)beta[ch] : 0.0;
-        for (size_t i = 0; i < (size_t)n; i++) {
-            size_t off = (i * cs + (size_t)ch) * is;
-            const cn_real *xr = x + off;  // row (inner)
-            cn_real *yr = y + off;        // row (inner)
-            for (size_t j = 0; j < is; j++)
-                yr[j] = (cn_real)(((double)xr[j] - mean) * scale + shift);
-        }
+        for (size_t i = 0; i < (size_t)n; i++)
+            affine_row(xc + i * stride, yc + i * stride, is, mean, scale, shift, relu);
     }
     return CN_OK;
+}
+
+cn_status cn_batchnorm_forward(int n, int c, int inner, const cn_real *x,
+                               const cn_real *gamma, const cn_real *beta, cn_real *y,
+                               int training, double momentum, double eps,
+                               cn_real *running_mean, cn_real *running_var,
+                               cn_real *save_mean, cn_real *save_invstd, cn_error *err)
+{
+    return bn_forward(n, c, inner, x, gamma, beta, y, training, momentum, eps, running_mean,
+                      running_var, save_mean, save_invstd, 0, err);
+}
+
+cn_status cn_batchnorm_eval_relu(int n, int c, int inner, const cn_real *x,
+                                 const cn_real *gamma, const cn_real *beta, cn_real *y,
+                                 const cn_real *running_mean, const cn_real *running_var,
+                                 double eps, cn_real *save_mean, cn_real *save_invstd,
+                                 cn_error *err)
+{
+    if (!running_mean || !running_var)
+        return cn_error_set(err, CN_ERR_ARG, "batchnorm_eval_relu: running_mean and "
+                                             "running_var are required");
+    /* evaluation never writes the running statistics: the casts only share code */
+    return bn_forward(n, c, inner, x, gamma, beta, y, 0, 0.0, eps, (cn_real *)running_mean,
+                      (cn_real *)running_var, save_mean, save_invstd, 1, err);
 }
 
 void cn_batchnorm_backward(int n, int c, int inner, int batch_stats, const cn_real *x,
@@ -114,48 +240,54 @@ void cn_batchnorm_backward(int n, int c, int inner, int batch_stats, const cn_re
 {
     CN_ASSERT(n >= 1 && c >= 1 && inner >= 1);
     CN_ASSERT(x != NULL && save_mean != NULL && save_invstd != NULL && dy != NULL);
-    const size_t cs = (size_t)c, is = (size_t)inner;
+    const size_t cs = (size_t)c, is = (size_t)inner, stride = cs * is;
     const double m = (double)n * (double)inner;
+    const int par = (size_t)n * stride >= PAR_MIN_WORK;
+    (void)par;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
 #endif
     for (int ch = 0; ch < c; ch++) {
         const double mean = (double)save_mean[ch], invstd = (double)save_invstd[ch];
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (size_t i = 0; i < (size_t)n; i++) {
-            size_t off = (i * cs + (size_t)ch) * is;
-            const cn_real *xr = x + off;    // row (inner)
-            const cn_real *dyr = dy + off;  // row (inner)
-            for (size_t j = 0; j < is; j++) {
-                double g = (double)dyr[j];
-                sum_dy += g;
-                sum_dy_xhat += g * ((double)xr[j] - mean) * invstd;
-            }
+        const size_t off = (size_t)ch * is; // channel ch of image 0 (rows stride apart)
+        const double gi = (gamma ? (double)gamma[ch] : 1.0) * invstd;
+        if (!batch_stats && !dgamma && !dbeta) {
+            /* the fixed affine map: one pass */
+            if (dx)
+                for (size_t i = 0; i < (size_t)n; i++)
+                    scale_row(dy + off + i * stride, dx + off + i * stride, is, gi);
+            continue;
         }
+        double sum_dy, sum_dyxm;
+        chan_dy_sums(x + off, dy + off, (size_t)n, stride, is, mean, &sum_dy, &sum_dyxm);
+        const double sum_dy_xhat = sum_dyxm * invstd;
         if (dgamma) dgamma[ch] += (cn_real)sum_dy_xhat;
         if (dbeta) dbeta[ch] += (cn_real)sum_dy;
         if (!dx) continue;
-        const double gi = (gamma ? (double)gamma[ch] : 1.0) * invstd;
         if (batch_stats) {
             // dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat))
             const double a = sum_dy / m, b = sum_dy_xhat / m;
             for (size_t i = 0; i < (size_t)n; i++) {
-                size_t off = (i * cs + (size_t)ch) * is;
-                const cn_real *xr = x + off;
-                const cn_real *dyr = dy + off;
-                cn_real *dxr = dx + off;  // row (inner)
-                for (size_t j = 0; j < is; j++) {
+                const cn_real *xr = x + off + i * stride;   // row (inner)
+                const cn_real *dyr = dy + off + i * stride; // row (inner)
+                cn_real *dxr = dx + off + i * stride;       // row (inner)
+                size_t j = 0;
+                for (; j + LANES <= is; j += LANES) {
+                    cn_real t[LANES];
+                    for (size_t l = 0; l < LANES; l++) {
+                        double xhat = ((double)xr[j + l] - mean) * invstd;
+                        t[l] = (cn_real)(gi * ((double)dyr[j + l] - a - xhat * b));
+                    }
+                    for (size_t l = 0; l < LANES; l++) dxr[j + l] = t[l];
+                }
+                for (; j < is; j++) {
                     double xhat = ((double)xr[j] - mean) * invstd;
                     dxr[j] = (cn_real)(gi * ((double)dyr[j] - a - xhat * b));
                 }
             }
         } else {
-            for (size_t i = 0; i < (size_t)n; i++) {
-                size_t off = (i * cs + (size_t)ch) * is;
-                const cn_real *dyr = dy + off;
-                cn_real *dxr = dx + off;
-                for (size_t j = 0; j < is; j++) dxr[j] = (cn_real)(gi * (double)dyr[j]);
-            }
+            for (size_t i = 0; i < (size_t)n; i++)
+                scale_row(dy + off + i * stride, dx + off + i * stride, is, gi);
         }
     }
 }

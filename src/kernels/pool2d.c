@@ -5,7 +5,11 @@
  * propagation, flat per-plane argmax indices, the average divisor clipped to the
  * padded input (count_include_pad) or the input, and adaptive pooling's bins
  * [floor(i h / oh), ceil((i + 1) h / oh)). Direct loops, OpenMP over planes;
- * each plane is computed alone, so results never depend on the thread count. */
+ * each plane is computed alone, so results never depend on the thread count.
+ * Max and average pooling with 2x2 windows, stride 2, no padding and every
+ * window inside the input (the common downsampling layer) take a fast path of
+ * fixed-count blocks that vectorise (max backward keeps the zero-then-scatter
+ * loop, already fast), with bit-identical results. */
 #include "convnet/conv.h"
 
 #include <limits.h>
@@ -92,6 +96,120 @@ cn_status cn_pool2d_geom_init(cn_pool2d_geom *g, cn_error *err)
     return CN_OK;
 }
 
+/* ------------------------------------------------------------------ 2x2 stride 2 */
+
+/* PB: outputs per block of the 2x2 fast path's fixed-count loops. */
+#define PB 8
+
+/* is_2x2s2: 1 when g pools 2x2 windows at stride 2 without padding or dilation
+ * and every window lies inside the input (ceil_mode may add a partial one). */
+static int is_2x2s2(const cn_pool2d_geom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->stride_h == 2 && g->stride_w == 2 && g->pad_h == 0 &&
+           g->pad_w == 0 && g->dil_h == 1 && g->dil_w == 1 && 2 * g->h_out <= g->h &&
+           2 * g->w_out <= g->w;
+}
+
+/* max4: the general loop's result on the window a b / c d whose top-left input
+ * is k (row length w): first maximum in row-major order, a NaN wins and the
+ * last NaN is kept (v > m || isnan(v) replaces). */
+static inline void max4(cn_real a, cn_real b, cn_real c, cn_real d, int32_t k, int32_t w,
+                        cn_real *my, int32_t *mi)
+{
+    cn_real m = a;
+    int32_t bi = k;
+    int t = b > m || isnan(b);
+    m = t ? b : m;
+    bi = t ? k + 1 : bi;
+    t = c > m || isnan(c);
+    m = t ? c : m;
+    bi = t ? k + w : bi;
+    t = d > m || isnan(d);
+    m = t ? d : m;
+    bi = t ? k + w + 1 : bi;
+    *my = m;
+    *mi = bi;
+}
+
+/* max2x2_plane: 2x2 stride-2 max pooling of one plane. */
+static void max2x2_plane(const cn_real *xp, cn_real *yp, int32_t *ip, int W, int HO, int WO)
+{
+    // xp (h, w), yp, ip (h_out, w_out)
+    for (int oh = 0; oh < HO; oh++) {
+        const int32_t k0 = (int32_t)(2 * oh) * W;
+        const cn_real *r0 = xp + k0, *r1 = r0 + W; // the window's two input rows
+        cn_real *y = yp + (size_t)oh * WO;
+        int32_t *ix = ip + (size_t)oh * WO;
+        int ow = 0;
+        for (; ow + PB <= WO; ow += PB) {
+            cn_real tm[PB];
+            int32_t ti[PB];
+            for (int l = 0; l < PB; l++) {
+                const int q = 2 * (ow + l);
+                max4(r0[q], r0[q + 1], r1[q], r1[q + 1], k0 + q, W, &tm[l], &ti[l]);
+            }
+            for (int l = 0; l < PB; l++) {
+                y[ow + l] = tm[l];
+                ix[ow + l] = ti[l];
+            }
+        }
+        for (; ow < WO; ow++) {
+            const int q = 2 * ow;
+            max4(r0[q], r0[q + 1], r1[q], r1[q + 1], k0 + q, W, &y[ow], &ix[ow]);
+        }
+    }
+}
+
+/* avg2x2_plane: 2x2 stride-2 average pooling of one plane, summed in the
+ * general loop's order (0 + a + b + c + d) / 4. */
+static void avg2x2_plane(const cn_real *xp, cn_real *yp, int W, int HO, int WO)
+{
+    // xp (h, w), yp (h_out, w_out)
+    for (int oh = 0; oh < HO; oh++) {
+        const cn_real *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        cn_real *y = yp + (size_t)oh * WO;
+        int ow = 0;
+        for (; ow + PB <= WO; ow += PB) {
+            cn_real t[PB];
+            for (int l = 0; l < PB; l++) {
+                const int q = 2 * (ow + l);
+                t[l] = ((((cn_real)0 + r0[q]) + r0[q + 1]) + r1[q] + r1[q + 1]) / (cn_real)4;
+            }
+            for (int l = 0; l < PB; l++) y[ow + l] = t[l];
+        }
+        for (; ow < WO; ow++) {
+            const int q = 2 * ow;
+            y[ow] = ((((cn_real)0 + r0[q]) + r0[q + 1]) + r1[q] + r1[q + 1]) / (cn_real)4;
+        }
+    }
+}
+
+/* avg2x2_backward_plane: the backward of 2x2 stride-2 average pooling on one
+ * plane: every input of window o gets 0 + dy[o] / 4 (the windows do not
+ * overlap, so each input is written once, as the general path's zero-then-add
+ * leaves it); inputs outside every window are zeroed. */
+static void avg2x2_backward_plane(const cn_real *dyp, cn_real *dxp, int H, int W, int HO,
+                                  int WO)
+{
+    // dyp (h_out, w_out); dxp (h, w)
+    if (2 * HO < H || 2 * WO < W) memset(dxp, 0, (size_t)H * W * sizeof *dxp);
+    for (int oh = 0; oh < HO; oh++) {
+        cn_real *r0 = dxp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        const cn_real *dy = dyp + (size_t)oh * WO;
+        int ow = 0;
+        for (; ow + PB <= WO; ow += PB) {
+            cn_real t[2 * PB];
+            for (int l = 0; l < 2 * PB; l++) t[l] = (cn_real)0 + dy[ow + l / 2] / (cn_real)4;
+            for (int l = 0; l < 2 * PB; l++) r0[2 * ow + l] = t[l];
+            for (int l = 0; l < 2 * PB; l++) r1[2 * ow + l] = t[l];
+        }
+        for (; ow < WO; ow++) {
+            const cn_real v = (cn_real)0 + dy[ow] / (cn_real)4;
+            r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = v;
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ max */
 
 void cn_maxpool2d_forward(const cn_pool2d_geom *g, const cn_real *x, cn_real *y,
@@ -101,6 +219,7 @@ void cn_maxpool2d_forward(const cn_pool2d_geom *g, const cn_real *x, cn_real *y,
     const long planes = (long)g->n * g->c;
     const int H = g->h, W = g->w, HO = g->h_out, WO = g->w_out;
     const size_t plane_in = (size_t)H * W, plane_out = (size_t)HO * WO;
+    const int fast = is_2x2s2(g);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
 #endif
@@ -108,6 +227,10 @@ void cn_maxpool2d_forward(const cn_pool2d_geom *g, const cn_real *x, cn_real *y,
         const cn_real *xp = x + (size_t)p * plane_in; // (h, w)
         cn_real *yp = y + (size_t)p * plane_out;      // (h_out, w_out)
         int32_t *ip = idx + (size_t)p * plane_out;    // (h_out, w_out)
+        if (fast) {
+            max2x2_plane(xp, yp, ip, W, HO, WO);
+            continue;
+        }
         for (int oh = 0; oh < HO; oh++) {
             long long h0 = (long long)oh * g->stride_h - g->pad_h;
             long long h1 = h0 + (long long)(g->kh - 1) * g->dil_h + 1;
@@ -195,12 +318,17 @@ void cn_avgpool2d_forward(const cn_pool2d_geom *g, const cn_real *x, cn_real *y)
     const long planes = (long)g->n * g->c;
     const int W = g->w, HO = g->h_out, WO = g->w_out;
     const size_t plane_in = (size_t)g->h * W, plane_out = (size_t)HO * WO;
+    const int fast = is_2x2s2(g);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
 #endif
     for (long p = 0; p < planes; p++) {
         const cn_real *xp = x + (size_t)p * plane_in; // (h, w)
         cn_real *yp = y + (size_t)p * plane_out;      // (h_out, w_out)
+        if (fast) {
+            avg2x2_plane(xp, yp, W, HO, WO);
+            continue;
+        }
         for (int oh = 0; oh < HO; oh++)
             for (int ow = 0; ow < WO; ow++) {
                 int h0, h1, w0, w1;
@@ -224,12 +352,17 @@ void cn_avgpool2d_backward(const cn_pool2d_geom *g, const cn_real *dy, cn_real *
     const long planes = (long)g->n * g->c;
     const int W = g->w, HO = g->h_out, WO = g->w_out;
     const size_t plane_in = (size_t)g->h * W, plane_out = (size_t)HO * WO;
+    const int fast = is_2x2s2(g);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
 #endif
     for (long p = 0; p < planes; p++) {
         cn_real *dxp = dx + (size_t)p * plane_in;       // (h, w)
         const cn_real *dyp = dy + (size_t)p * plane_out; // (h_out, w_out)
+        if (fast) {
+            avg2x2_backward_plane(dyp, dxp, g->h, W, HO, WO);
+            continue;
+        }
         memset(dxp, 0, plane_in * sizeof *dxp);
         for (int oh = 0; oh < HO; oh++)
             for (int ow = 0; ow < WO; ow++) {

@@ -11,6 +11,10 @@
 #include <math.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #ifdef CN_DOUBLE
 #define REAL_MAX DBL_MAX
 #else
@@ -95,18 +99,53 @@ static cn_status add_infer(cn_infer *inf, cn_error *err)
     return CN_OK;
 }
 
-/* add_forward: y = x0 + x1 + ... (the same node may appear more than once). */
+/* ADD_BLK: elements per block of add's loop (fixed-count inner loops vectorise);
+ * ADD_PAR_MIN: below this many elements add runs on one thread (it streams
+ * memory: a team costs more than it saves on small tensors). */
+#define ADD_BLK 16
+#define ADD_PAR_MIN ((size_t)1 << 17)
+
+/* add_range: y[k] = ((x0[k] + x1[k]) + x2[k]) + ... for k in [lo, hi), in one
+ * pass, blocks through a local buffer (y may be one of the inputs). */
+static void add_range(const cn_real *const *x, int n_in, cn_real *y, size_t lo, size_t hi)
+{
+    // x[j] (count) each, y (count)
+    const cn_real *x0 = x[0], *x1 = x[1];
+    size_t i = lo;
+    for (; i + ADD_BLK <= hi; i += ADD_BLK) {
+        cn_real t[ADD_BLK];
+        for (size_t l = 0; l < ADD_BLK; l++) t[l] = x0[i + l] + x1[i + l];
+        for (int j = 2; j < n_in; j++) {
+            const cn_real *xj = x[j];
+            for (size_t l = 0; l < ADD_BLK; l++) t[l] += xj[i + l];
+        }
+        for (size_t l = 0; l < ADD_BLK; l++) y[i + l] = t[l];
+    }
+    for (; i < hi; i++) {
+        cn_real v = x0[i] + x1[i];
+        for (int j = 2; j < n_in; j++) v += x[j][i];
+        y[i] = v;
+    }
+}
+
+/* add_forward: y = x0 + x1 + ... (the same node may appear more than once);
+ * OpenMP threads take contiguous ranges (each element's sum is the same). */
 static cn_status add_forward(cn_op_ctx *c, cn_error *err)
 {
     (void)err;
-    size_t cnt = batch_count(c);
-    const cn_real *x0 = c->x[0], *x1 = c->x[1]; // (n, shape) each
-    cn_real *y = c->y;                          // (n, shape)
-    for (size_t k = 0; k < cnt; k++) y[k] = x0[k] + x1[k];
-    for (int j = 2; j < c->n_in; j++) {
-        const cn_real *xj = c->x[j];
-        for (size_t k = 0; k < cnt; k++) y[k] += xj[k];
+    const size_t cnt = batch_count(c);
+#ifdef _OPENMP
+#pragma omp parallel if (cnt >= ADD_PAR_MIN)
+    {
+        size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+        size_t blocks = (cnt + ADD_BLK - 1) / ADD_BLK;
+        size_t b0 = blocks * t / nt, b1 = blocks * (t + 1) / nt;
+        size_t lo = b0 * ADD_BLK, hi = b1 * ADD_BLK < cnt ? b1 * ADD_BLK : cnt;
+        if (lo < hi) add_range(c->x, c->n_in, c->y, lo, hi);
     }
+#else
+    add_range(c->x, c->n_in, c->y, 0, cnt);
+#endif
     return CN_OK;
 }
 
