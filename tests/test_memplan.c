@@ -4,7 +4,9 @@
  * and auxiliary heads (GoogLeNet at a small input), dense connectivity
  * (DenseNet-BC-100) and a hand-made graph with a repeated input and a dead end;
  * the activation memory shrinks; only inputs, losses and the prediction node stay
- * readable. Training compiles share output gradients over the backward sweep:
+ * readable; ReLUs fused into the batchnorm / conv2d / linear node they alone read
+ * change no bit (SqueezeNet's conv+ReLU, ResNet's BN+ReLU). Training compiles share
+ * output gradients over the backward sweep:
  * parameter gradients bit-identical, gradient memory a fraction. */
 #include <criterion/criterion.h>
 
@@ -93,6 +95,15 @@ Test(memplan, googlenet_branches_and_aux_heads)
     const char *ov[] = {"h=96", "w=96", "classes=7"};
     cn_model *m = zoo("models/googlenet.cnm", ov, 3);
     same_with_reuse(m, 1, 0.3);
+    cn_model_free(m);
+}
+
+/* conv2d (with bias) + ReLU pairs fused in evaluation: SqueezeNet 1.1 */
+Test(memplan, squeezenet_conv_relu_fusion)
+{
+    const char *ov[] = {"h=64", "w=64", "classes=11"};
+    cn_model *m = zoo("models/squeezenet1_1.cnm", ov, 3);
+    same_with_reuse(m, 2, 0.35);
     cn_model_free(m);
 }
 

@@ -226,7 +226,10 @@ typedef struct cn_compile_opts {
                           of the node that wrote it has run); after forward only the
                           inputs, the losses and the prediction node (cn_model_output
                           at compile time) keep their values: cn_model_node_value of
-                          any other node is NULL. Training: output gradients share
+                          any other node is NULL; a ReLU that alone reads a
+                          batchnorm, conv2d or linear node is fused into it (batch
+                          norm + ReLU in one pass; the ReLU after the bias
+                          otherwise). Training: output gradients share
                           buffers over the backward sweep; cn_model_node_grad is NULL
                           for them (nodes without consumers and inputs keep theirs)
                           and cn_model_backward_from is refused */

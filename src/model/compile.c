@@ -262,6 +262,7 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     size_t total = 0, ws = 0, sum = 0, shared = 0;
     size_t *off = NULL; // (n_nodes) offsets in the shared region, SIZE_MAX: own buffer
     int bad = 0, grads = o->training; /* which the shared region holds */
+    cn_model_fuse_plan(m, o->reuse_memory && !o->training);
     if (o->reuse_memory) {
         off = cn_malloc(sizeof *off * (size_t)(m->n_nodes > 0 ? m->n_nodes : 1));
         if (!off || (grads ? cn_model_share_grad_plan(m, o->batch, off, &shared)

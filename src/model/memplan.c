@@ -6,7 +6,9 @@
  * backward sweep (reverse build order): node k's gradient is live from the
  * backward of its last consumer (its first writer) to the end of k's own
  * backward. Best fit: a free buffer at least as large as needed, else the
- * largest free one (grown), else a new one. */
+ * largest free one (grown), else a new one. Evaluation also fuses a ReLU into
+ * the batchnorm, conv2d or linear node it alone reads: the ReLU's output is the
+ * producer's buffer and its forward is skipped. */
 #include "model_internal.h"
 
 #include <stdint.h>
@@ -79,6 +81,29 @@ int cn_model_share_grad_plan(const cn_model *m, int batch, size_t *off, size_t *
     return ok ? 0 : -1;
 }
 
+void cn_model_fuse_plan(cn_model *m, int fuse)
+{
+    int n = m->n_nodes, out = cn_model_output(m);
+    for (int i = 0; i < n; i++) {
+        m->nodes[i].fuse_relu = 0;
+        m->nodes[i].alias_of = -1;
+    }
+    for (int r = 0; fuse && r < n; r++) {
+        cn_node *rn = &m->nodes[r];
+        if (rn->op != CN_OP_RELU || rn->n_in != 1 || r == out) continue;
+        int k = rn->in[0], readers = 0;
+        cn_op_kind op = m->nodes[k].op;
+        if ((op != CN_OP_BATCHNORM && op != CN_OP_CONV2D && op != CN_OP_LINEAR) || k == out ||
+            m->nodes[k].fuse_relu || (op == CN_OP_BATCHNORM && !m->nodes[k].a.track_stats))
+            continue; /* (batch norm without running statistics normalises per batch) */
+        for (int i = k + 1; i < n; i++)
+            for (int j = 0; j < m->nodes[i].n_in; j++) readers += m->nodes[i].in[j] == k;
+        if (readers != 1) continue;
+        m->nodes[k].fuse_relu = 1;
+        rn->alias_of = k;
+    }
+}
+
 int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total)
 {
     int n = m->n_nodes, out = cn_model_output(m), nb = 0;
@@ -93,11 +118,13 @@ int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total
     for (int i = 0; ok && i < n; i++) {
         const cn_node *nd = &m->nodes[i];
         int keep = nd->op == CN_OP_INPUT || nd->is_loss || i == out;
-        if (!keep)
+        if (nd->alias_of >= 0) /* a fused ReLU's output is its producer's buffer */
+            buf_of[i] = buf_of[nd->alias_of];
+        else if (!keep)
             buf_of[i] = pick(MP_ALIGN(nd->numel * (size_t)batch * sizeof(cn_real)), &nb, cap,
                              busy);
         /* after node i ran: inputs it read last, and its own output when nothing reads it */
-        for (int j = 0; j < nd->n_in; j++) {
+        for (int j = 0; j < nd->n_in && nd->alias_of < 0; j++) {
             int k = nd->in[j];
             if (last[k] == i && buf_of[k] >= 0) busy[buf_of[k]] = 0;
         }

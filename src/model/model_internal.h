@@ -29,6 +29,8 @@ typedef struct cn_node {
     void *saved;
     int y_shared;               /* y lives in the liveness-shared region (reuse_memory) */
     int dy_shared;              /* dy likewise (training with reuse_memory) */
+    int fuse_relu;              /* evaluation fusion: this node also applies the ReLU */
+    int alias_of;               /* a fused ReLU: the producer whose y it is, else -1 */
     int grad_written;           /* backward bookkeeping */
 } cn_node;
 
@@ -63,6 +65,12 @@ struct cn_model {
     cn_node_profile *prof;      /* (n_prof) */
     int n_prof;
 };
+
+/* cn_model_fuse_plan (memplan.c): for a reuse_memory evaluation compile, mark
+ * ReLU nodes whose single input is a batchnorm, conv2d or linear node read by
+ * nothing else (and neither of them the prediction node): producer fuse_relu = 1,
+ * relu alias_of = producer. Clears every mark first. */
+void cn_model_fuse_plan(cn_model *m, int fuse);
 
 /* cn_model_share_plan (memplan.c): for a reuse_memory compile at batch, off[i]
  * (n_nodes) = node i's output offset in the shared region, SIZE_MAX for a node

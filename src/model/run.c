@@ -4,6 +4,7 @@
  * through scratch that is then added (every later one), so a node's gradient is
  * the sum over its consumers while every op only ever overwrites dx. */
 #include "model_internal.h"
+#include "convnet/activation_kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -100,10 +101,17 @@ cn_status cn_model_forward(cn_model *m, int n, const cn_real *x, const cn_target
             cn_status st = check_targets(nd, t, err);
             if (st != CN_OK) return st;
         }
+        if (nd->alias_of >= 0) continue; /* a ReLU fused into its producer */
         cn_op_ctx c;
         make_ctx(m, i, n, training, rng, t, &c);
+        c.fuse_relu = nd->fuse_relu;
         double t0 = i < m->n_prof ? cn_time_now() : 0;
         cn_status st = nd->vt->forward(&c, err);
+        if (st == CN_OK && nd->fuse_relu && nd->op != CN_OP_BATCHNORM) {
+            cn_act_params ap = cn_act_params_default(); /* in place, after the bias */
+            cn_act_forward(CN_ACT_RELU, &ap, 1, 1, nd->numel * (size_t)n, nd->y, nd->y, NULL,
+                           NULL, 0, NULL);
+        }
         if (i < m->n_prof) {
             m->prof[i].fwd_s += cn_time_now() - t0;
             m->prof[i].fwd_calls++;

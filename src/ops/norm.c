@@ -87,6 +87,14 @@ static cn_status batchnorm_forward(cn_op_ctx *c, cn_error *err)
     cn_real *save_mean = (cn_real *)c->saved; /* (c) */
     cn_real *save_invstd = save_mean + ch;    /* (c) */
     cn_real *rm = c->a->track_stats ? c->buffer[0] : NULL, *rv = c->a->track_stats ? c->buffer[1] : NULL;
+    if (c->fuse_relu && !c->training && rm) { /* batch norm + ReLU in one pass */
+        cn_status st = cn_batchnorm_eval_relu(c->n, ch, inner, c->x[0], gamma_of(c), beta_of(c),
+                                              c->y, rm, rv, c->a->eps, save_mean, save_invstd,
+                                              err);
+        if (st != CN_OK) return kernel_fail(st, err, c->node, "batchnorm");
+        save_invstd[ch] = 0;
+        return CN_OK;
+    }
     cn_status st = cn_batchnorm_forward(c->n, ch, inner, c->x[0], gamma_of(c), beta_of(c), c->y,
                                         c->training, c->a->momentum, c->a->eps, rm, rv,
                                         save_mean, save_invstd, err);

@@ -72,6 +72,9 @@ typedef struct cn_op_ctx {
     const cn_attrs *a;
     int n;                          /* batch of this call */
     int training;                   /* 1 in CN_TRAIN mode */
+    int fuse_relu;                  /* forward applies ReLU to y too (evaluation
+                                       fusion; batchnorm does it in its own pass,
+                                       for other ops the graph does it after) */
     cn_rng *rng;                    /* NULL: replay saved randomness */
     int n_in;
     const cn_shape *const *in;      /* (n_in) per-sample input shapes */
