@@ -78,10 +78,15 @@ typedef struct cn_conv2d_geom {
 cn_status cn_conv2d_geom_init(cn_conv2d_geom *g, cn_error *err);
 
 /* cn_conv2d_workspace_size: the exact scratch, in reals, that cn_conv2d_forward
- * and cn_conv2d_backward need for g (one allocation serves both): per slot an
- * im2col matrix (kdim, hw_out) (none for direct_1x1) and a partial weight
- * gradient (c_out, cg_in, kh, kw). Depthwise needs none: 0, and the kernels
- * then accept ws == NULL. */
+ * and cn_conv2d_backward need for g (one allocation serves both): per slot a
+ * partial weight gradient (c_out, cg_in, kh, kw) and an im2col matrix (kdim,
+ * hw_out) (none for direct_1x1); a stride-1 convolution (not direct_1x1) runs on
+ * the zero-padded input's grid instead, with per slot a padded image group, the
+ * im2col matrix and output of several images side by side, the same for the
+ * input gradient (computed as the convolution of dy with the flipped kernel,
+ * when pad <= dil * (k - 1)), and one flipped kernel. Depends on g only (the
+ * batch included), never on the thread count. Depthwise needs none: 0, and the
+ * kernels then accept ws == NULL. */
 size_t cn_conv2d_workspace_size(const cn_conv2d_geom *g);
 
 /* cn_im2col: unfold one image's channel group into columns.
@@ -104,8 +109,9 @@ void cn_col2im(const cn_conv2d_geom *g, const cn_real *cols, cn_real *x);
  *   y  (n, c_out, h_out, w_out), overwritten
  *   ws (cn_conv2d_workspace_size(g)) scratch
  * Per image and group: y_g (cg_out, hw_out) = w_g (cg_out, kdim) cols (kdim,
- * hw_out) with one GEMM; direct_1x1 uses x_g (cg_in, h*w) as cols; depthwise
- * runs a direct loop. y must not alias x, w or ws. */
+ * hw_out) with one GEMM; direct_1x1 uses x_g (cg_in, h*w) as cols; stride 1
+ * does several images per GEMM on the padded grid; depthwise runs a direct
+ * loop. y must not alias x, w or ws. */
 void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real *w,
                        const cn_real *b, cn_real *y, cn_real *ws);
 
@@ -117,10 +123,12 @@ void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real 
  *   dw (c_out, cg_in, kh, kw) or NULL   ACCUMULATED: dw += dL/dw
  *   db (c_out) or NULL            ACCUMULATED: db += dL/db
  *   ws (cn_conv2d_workspace_size(g)) scratch
- * dx = col2im(w_g^T dy_g) per image and group; dw_g += sum over images of
- * dy_g cols^T: each slot sums its images in increasing order into its own
- * partial (a GEMM with beta 1), then the partials are added to dw in slot
- * order; db sums each channel over images then positions in a fixed order. So
+ * dx = col2im(w_g^T dy_g) per image and group (stride 1 with pad <= dil *
+ * (k - 1): the convolution of dy, padded by dil * (k - 1) - pad, with the kernel
+ * transposed and rotated by 180 degrees); dw_g += sum over images of dy_g
+ * cols^T: each slot sums its images (one GEMM per image, or per run of images
+ * on the grid) in increasing order into its own partial (GEMMs with beta 1),
+ * then the partials are added to dw in slot order; db sums each channel over images then positions in a fixed order. So
  * the results do not depend on the thread count. Outputs must not alias inputs. */
 void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real *w,
                         const cn_real *dy, cn_real *dx, cn_real *dw, cn_real *db,

@@ -1,5 +1,7 @@
-/* conv2d.c: 2-D convolution forward and backward on raw NCHW arrays. The general
- * case is im2col + one GEMM per image and group (a 1x1 stride-1 unpadded
+/* conv2d.c: 2-D convolution forward and backward on raw NCHW arrays. A stride-1
+ * convolution runs on the padded grid (conv2d_grid.c: memcpy im2col, several
+ * images per GEMM, the input gradient as a flipped convolution); otherwise
+ * im2col + one GEMM per image and group (a 1x1 stride-1 unpadded
  * convolution uses the input itself as the im2col matrix); depthwise convolution
  * (groups == c_in) runs direct loops. OpenMP runs the batch's slots (image i in
  * slot i % slots) in parallel, each with its own workspace slice; the weight
@@ -10,6 +12,7 @@
  * sizes): conv_common.h. */
 #include "convnet/conv.h"
 #include "convnet/kernels.h"
+#include "conv2d_grid.h"
 #include "conv_common.h"
 
 #include <string.h>
@@ -127,7 +130,8 @@ static void dw_backward_weight(const cn_conv2d_geom *g, const cn_real *x, const 
                 cn_real acc = 0;
                 for (int i = 0; i < g->n; i++) {
                     const cn_real *xp = x + ((size_t)i * g->c_in + ci) * plane_in;    // (h, w)
-                    const cn_real *dyp = dy + ((size_t)i * g->c_out + co) * plane_out; // (h_out, w_out)
+                    // dyp (h_out, w_out)
+                    const cn_real *dyp = dy + ((size_t)i * g->c_out + co) * plane_out;
                     for (int oh = oh_lo; oh < oh_hi; oh++) {
                         const long long ih =
                             (long long)oh * sh - g->pad_h + (long long)ki * g->dil_h;
@@ -155,8 +159,14 @@ void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real 
         return;
     }
     CN_ASSERT(ws);
+    cn_conv2d_plan plan;
+    cn_conv2d_plan_make(g, &plan);
+    if (plan.grid) {
+        cn_conv2d_grid_forward(g, &plan, x, w, b, y, ws);
+        return;
+    }
     const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
-    const size_t slot = (size_t)kdim * g->c_out + (g->direct_1x1 ? 0 : (size_t)kdim * hw);
+    const size_t slot = plan.slot;
     const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
     const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
     const size_t w_grp = (size_t)g->cg_out * kdim;
@@ -195,9 +205,15 @@ void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real
     }
     if (!dx && !dw) return;
     CN_ASSERT(ws);
+    cn_conv2d_plan plan;
+    cn_conv2d_plan_make(g, &plan);
+    if (plan.grid) {
+        cn_conv2d_grid_backward(g, &plan, x, w, dy, dx, dw, ws);
+        return;
+    }
     const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
     const size_t cols_sz = g->direct_1x1 ? 0 : (size_t)kdim * hw;
-    const size_t wsz = (size_t)kdim * g->c_out, slot = cols_sz + wsz;
+    const size_t wsz = (size_t)kdim * g->c_out, slot = plan.slot;
     const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
     const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
     const size_t w_grp = (size_t)g->cg_out * kdim;

@@ -6,6 +6,7 @@
  * inner loops have no bounds tests. The arithmetic shared with the other
  * convolutions (clipping, sizes, one unfolded row) is in conv_common.h. */
 #include "convnet/conv.h"
+#include "conv2d_grid.h"
 #include "conv_common.h"
 
 #include <limits.h>
@@ -70,29 +71,24 @@ cn_status cn_conv2d_geom_init(cn_conv2d_geom *g, cn_error *err)
     g->direct_1x1 = g->kh == 1 && g->kw == 1 && g->stride_h == 1 && g->stride_w == 1 &&
                     g->pad_h == 0 && g->pad_w == 0;
     g->depthwise = g->groups == g->c_in && g->groups > 1;
-    /* the im2col matrix of one slot, then the workspace as a whole */
-    size_t cols = 0, slot, total = 0;
+    /* one image's im2col matrix, then the workspace of the path that runs g
+     * (conv2d_grid.h) */
+    size_t cols = 0;
     ov = cn_mul_overflow(kdim, hw_out, &cols);
     if ((st = cn_conv_check_bytes("conv2d", cols, ov, "im2col", err))) return st;
-    ov = (g->direct_1x1 ? 0 : cols) > SIZE_MAX - wsz;
-    slot = ov ? 0 : (g->direct_1x1 ? 0 : cols) + wsz;
-    ov = ov || cn_mul_overflow(slot, (size_t)g->slots, &total);
-    if ((st = cn_conv_check_bytes("conv2d", total, ov, "workspace", err))) return st;
+    cn_conv2d_plan plan;
+    ov = cn_conv2d_plan_make(g, &plan);
+    if ((st = cn_conv_check_bytes("conv2d", plan.total, ov, "workspace", err))) return st;
     return CN_OK;
-}
-
-/* slot_reals: the workspace reals of one slot (im2col matrix + partial dw). */
-static size_t slot_reals(const cn_conv2d_geom *g)
-{
-    size_t cols = g->direct_1x1 ? 0 : (size_t)g->kdim * (size_t)g->hw_out;
-    return cols + (size_t)g->c_out * (size_t)g->kdim;
 }
 
 size_t cn_conv2d_workspace_size(const cn_conv2d_geom *g)
 {
     CN_ASSERT(g && g->slots >= 1);
-    if (g->depthwise) return 0;
-    return slot_reals(g) * (size_t)g->slots;
+    cn_conv2d_plan plan;
+    int ov = cn_conv2d_plan_make(g, &plan);
+    CN_ASSERT(!ov); /* checked by cn_conv2d_geom_init */
+    return plan.total;
 }
 
 void cn_im2col(const cn_conv2d_geom *g, const cn_real *x, cn_real *cols)
@@ -107,7 +103,8 @@ void cn_im2col(const cn_conv2d_geom *g, const cn_real *x, cn_real *cols)
             for (int j = 0; j < g->kw; j++) {
                 int ow_lo, ow_hi;
                 cn_conv_clip_range(W, WO, g->stride_w, g->pad_w, j, g->dil_w, &ow_lo, &ow_hi);
-                cn_real *row = cols + ((size_t)(c * g->kh + i) * g->kw + j) * hw_out; // (h_out, w_out)
+                // row (h_out, w_out)
+                cn_real *row = cols + ((size_t)(c * g->kh + i) * g->kw + j) * hw_out;
                 const long long col_off = (long long)j * g->dil_w - g->pad_w;
                 for (int oh = 0; oh < HO; oh++) {
                     cn_real *r = row + (size_t)oh * WO;

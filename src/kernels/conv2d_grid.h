@@ -1,0 +1,64 @@
+/* conv2d_grid.h (internal): the plan of a 2-D convolution (which path runs it and
+ * how its workspace is laid out) and the padded-grid path for stride-1
+ * convolutions, shared by im2col.c (geometry, workspace size) and conv2d.c (the
+ * public kernels). Not part of the public API.
+ *
+ * The padded grid: a stride-1 convolution computes its outputs on the grid of
+ * the zero-padded input, (h_out, wp) with wp = w + 2 pad_w, instead of (h_out,
+ * w_out). On that grid the im2col row of channel c and tap (i, j) is one
+ * contiguous run of the padded image, so the unfolding is one memcpy per row;
+ * the wp - w_out extra columns per output row are computed and dropped (the
+ * forward), or meet zeros (the weight gradient: dy is spread onto the grid with
+ * zeros there). Several images share one GEMM: their grids sit side by side,
+ * (kdim, k * h_out * wp). The input gradient of a stride-1 convolution with
+ * pad <= dil * (k - 1) is the stride-1 convolution of dy, padded by
+ * dil * (k - 1) - pad, with the flipped and transposed kernel, so it runs on the
+ * grid too (no col2im).
+ */
+#ifndef CONVNET_SRC_KERNELS_CONV2D_GRID_H
+#define CONVNET_SRC_KERNELS_CONV2D_GRID_H
+
+#include "convnet/conv.h"
+
+#include <stddef.h>
+
+/* CN_CONV2D_GRID_COLS, CN_CONV2D_GRID_REALS: the padded-grid path puts
+ * ceil(CN_CONV2D_GRID_COLS / (h_out * wp)) images into one GEMM, fewer when their
+ * im2col matrix would pass CN_CONV2D_GRID_REALS (so it stays in cache), at most
+ * a slot's images and at least one. */
+#ifndef CN_CONV2D_GRID_COLS
+#define CN_CONV2D_GRID_COLS 1024
+#endif
+#ifndef CN_CONV2D_GRID_REALS
+#define CN_CONV2D_GRID_REALS (1 << 18)
+#endif
+
+/* cn_conv2d_plan: derived from a geometry by cn_conv2d_plan_make, the same for
+ * every thread count. */
+typedef struct cn_conv2d_plan {
+    int grid;            /* 1: forward and weight gradient on the padded grid */
+    int grid_dx;         /* 1: input gradient as the flipped convolution on the grid */
+    int k;               /* images per GEMM on the grid path */
+    int hp, wp, lf;      /* forward: padded input (hp, wp); grid columns per image h_out*wp */
+    int hq, wq, lb;      /* input gradient: padded dy (hq, wq); columns per image h*wq */
+    size_t pad_f, pad_b; /* reals of one padded image group (+ the tail a run may read) */
+    size_t part;         /* reals of one slot's partial weight gradient (c_out * kdim) */
+    size_t slot;         /* workspace reals per slot */
+    size_t total;        /* workspace reals in all (slots, then the flipped kernel) */
+} cn_conv2d_plan;
+
+/* cn_conv2d_plan_make: fill p from an initialised g (its derived fields
+ * set, slots included). Returns 1 when the workspace size overflows size_t
+ * (p->total then undefined), else 0. Depthwise: total 0. */
+int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p);
+
+/* cn_conv2d_grid_forward / cn_conv2d_grid_backward: cn_conv2d_forward and
+ * cn_conv2d_backward (without the bias gradient) for a plan with grid set; same
+ * arguments and contracts. */
+void cn_conv2d_grid_forward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
+                            const cn_real *w, const cn_real *b, cn_real *y, cn_real *ws);
+void cn_conv2d_grid_backward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
+                             const cn_real *w, const cn_real *dy, cn_real *dx, cn_real *dw,
+                             cn_real *ws);
+
+#endif /* CONVNET_SRC_KERNELS_CONV2D_GRID_H */
