@@ -115,10 +115,10 @@ static cn_model *bench_model(const bench_cfg *c, int *rc)
         }
         const cn_attrs *a = cn_model_node_attrs(probe, cn_model_input_node(probe, 0));
         cn_compile_opts po = {.batch = 1};
-        if (a && a->ndim == 3 && !c->input) {
+        if (a && (a->ndim == 3 || a->ndim == 1) && !c->input) {
             in_c = a->shape[0];
-            in_h = a->shape[1];
-            in_w = a->shape[2];
+            in_h = a->ndim == 3 ? a->shape[1] : 1;
+            in_w = a->ndim == 3 ? a->shape[2] : 1;
         }
         int nd, shape[CN_MAX_DIMS];
         if (!c->classes && cn_model_compile(probe, &po, &err) == CN_OK &&
