@@ -226,6 +226,7 @@ Test(activation, kink_subgradients_follow_pytorch)
     cn_real x[1] = {0}, y[1], dy[1] = {2}, dx[1];
     cn_act_params p = params_for(CN_ACT_RELU);
     cn_real a[1] = {(cn_real)0.25}, da[1] = {0};
+    cn_act_forward(CN_ACT_RELU, &p, 1, 1, 1, x, y, NULL, NULL, 0, NULL); /* ReLU reads y */
     cn_act_backward(CN_ACT_RELU, &p, 1, 1, 1, x, y, dy, dx, NULL, NULL, NULL, 0);
     cr_expect_eq(dx[0], 0);
     cn_act_backward(CN_ACT_LEAKY_RELU, &p, 1, 1, 1, x, y, dy, dx, NULL, NULL, NULL, 0);

@@ -6,7 +6,7 @@
  * the activation memory shrinks; only inputs, losses and the prediction node stay
  * readable; ReLUs fused into the batchnorm / conv2d / linear node they alone read
  * change no bit (SqueezeNet's conv+ReLU, ResNet's BN+ReLU). Training compiles share
- * output gradients over the backward sweep:
+ * output gradients over the backward sweep and the outputs no backward reads:
  * parameter gradients bit-identical, gradient memory a fraction. */
 #include <criterion/criterion.h>
 
@@ -137,13 +137,15 @@ Test(memplan, repeated_input_and_dead_end)
 
 /* Parameter gradients (copied) and loss of one training step of m compiled with o. */
 static cn_real *train_grads(cn_model *m, const cn_compile_opts *o, const cn_real *x,
-                            const int *labels, double *loss, size_t *grad_bytes)
+                            const int *labels, double *loss, size_t *grad_bytes,
+                            size_t *act_bytes)
 {
     cn_error err;
     cr_assert_eq(cn_model_compile(m, o, &err), CN_OK, "%s", err.msg);
     cn_model_memory mem;
     cr_assert_eq(cn_model_memory_plan(m, &mem, &err), CN_OK);
     *grad_bytes = mem.gradients;
+    *act_bytes = mem.activations;
     cn_zero_grad(m);
     cn_target t = {.labels = labels};
     cn_rng rng;
@@ -172,14 +174,18 @@ Test(memplan, training_gradients_identical_and_smaller)
     tst_fill_normal(&r, x, 3 * 3 * 16 * 16, 1.0);
     int labels[3] = {1, 7, 3};
     double l0, l1;
-    size_t g0b, g1b;
-    cn_real *g0 = train_grads(m, &plain, x, labels, &l0, &g0b);
+    size_t g0b, g1b, a0b, a1b;
+    cn_real *g0 = train_grads(m, &plain, x, labels, &l0, &g0b, &a0b);
     cn_compile_opts reuse = {.batch = 3, .training = 1, .reuse_memory = 1};
-    cn_real *g1 = train_grads(m, &reuse, x, labels, &l1, &g1b);
+    cn_real *g1 = train_grads(m, &reuse, x, labels, &l1, &g1b, &a1b);
     cr_expect_eq(l0, l1);
     cn_params *ps = cn_model_params(m);
     cr_expect(memcmp(g0, g1, ps->count * sizeof *g0) == 0, "gradients differ with reuse");
     cr_expect_lt((double)g1b, 0.25 * (double)g0b, "gradient memory %zu vs %zu", g1b, g0b);
+    /* batch norm outputs and residual sums are read by no backward: shared */
+    cr_expect_lt((double)a1b, 0.8 * (double)a0b, "activation memory %zu vs %zu", a1b, a0b);
+    cr_expect_null(cn_model_node_value(m, cn_model_find(m, "stage2_0.an")));
+    cr_expect_not_null(cn_model_node_value(m, cn_model_find(m, "stage2_0.a")));
     cr_expect_null(cn_model_node_grad(m, cn_model_find(m, "stage2_0.a")));
     cn_real dy[3 * 10] = {0};
     cr_expect_eq(cn_model_backward_from(m, cn_model_output(m), dy, &err), CN_ERR_ARG);

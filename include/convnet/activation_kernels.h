@@ -112,8 +112,10 @@ void cn_act_forward(cn_act_kind kind, const cn_act_params *p, int n, int c, size
 /* cn_act_backward: dx = f'(x) * dy, and PReLU's dalpha.
  *   x   (n, c, inner) the forward input: read by every kind except sigmoid and
  *       tanh (may be NULL for those)
- *   y   (n, c, inner) the forward output: read by sigmoid (dx = dy y (1 - y)) and
- *       tanh (dx = dy (1 - y^2)) only (may be NULL for the others)
+ *   y   (n, c, inner) the forward output: read by sigmoid (dx = dy y (1 - y)),
+ *       tanh (dx = dy (1 - y^2)) and, when not NULL, ReLU (y > 0 exactly when
+ *       x > 0, NaN included, so ReLU's backward needs only its output and the
+ *       engine can drop its input); may be NULL for the others
  *   dy  (n, c, inner)
  *   dx  (n, c, inner) OVERWRITTEN with dL/dx; may be dy itself (in place)
  *   weight  PReLU's a as in forward; NULL for other kinds

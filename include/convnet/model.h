@@ -230,9 +230,12 @@ typedef struct cn_compile_opts {
                           batchnorm, conv2d or linear node is fused into it (batch
                           norm + ReLU in one pass; the ReLU after the bias
                           otherwise). Training: output gradients share
-                          buffers over the backward sweep; cn_model_node_grad is NULL
-                          for them (nodes without consumers and inputs keep theirs)
-                          and cn_model_backward_from is refused */
+                          buffers over the backward sweep, and so do the outputs no
+                          backward reads (a batch norm's output read only by a ReLU,
+                          a residual sum); cn_model_node_grad / _value are NULL for
+                          those (inputs, losses, the prediction node and nodes
+                          without consumers keep theirs) and cn_model_backward_from
+                          is refused */
 } cn_compile_opts;
 
 /* cn_model_compile: shape inference (errors name the node, its op and the

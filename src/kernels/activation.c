@@ -401,7 +401,7 @@ void cn_act_backward(cn_act_kind kind, const cn_act_params *p, int n, int c, siz
     switch (kind) {
     case CN_ACT_SIGMOID: form = BWD_SIGMOID, v = y; break;
     case CN_ACT_TANH: form = BWD_TANH, v = y; break;
-    case CN_ACT_RELU: form = BWD_RELU, v = x; break;
+    case CN_ACT_RELU: form = BWD_RELU, v = y ? y : x; break; /* y > 0 exactly when x > 0 */
     case CN_ACT_LEAKY_RELU: form = BWD_SLOPE, v = x, slope = (cn_real)p->slope; break;
     case CN_ACT_RRELU:
         if (training) {

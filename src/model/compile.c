@@ -256,29 +256,34 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
         nd->needs_grad = ng;
     }
 
-    /* the memory plan: with reuse_memory, outputs share a region by liveness */
+    /* the memory plan: with reuse_memory, outputs (and in training the output
+     * gradients) share regions by liveness */
     cn_model_memory mem;
     memset(&mem, 0, sizeof mem);
-    size_t total = 0, ws = 0, sum = 0, shared = 0;
-    size_t *off = NULL; // (n_nodes) offsets in the shared region, SIZE_MAX: own buffer
-    int bad = 0, grads = o->training; /* which the shared region holds */
+    size_t total = 0, ws = 0, sum = 0, yshared = 0, gshared = 0;
+    size_t *offy = NULL, *offg = NULL; // (n_nodes) region offsets, SIZE_MAX: own buffer
+    int bad = 0;
     cn_model_fuse_plan(m, o->reuse_memory && !o->training);
     if (o->reuse_memory) {
-        off = cn_malloc(sizeof *off * (size_t)(m->n_nodes > 0 ? m->n_nodes : 1));
-        if (!off || (grads ? cn_model_share_grad_plan(m, o->batch, off, &shared)
-                           : cn_model_share_plan(m, o->batch, off, &shared)) != 0) {
-            cn_free(off);
+        size_t nn = (size_t)(m->n_nodes > 0 ? m->n_nodes : 1);
+        offy = cn_malloc(sizeof *offy * nn);
+        offg = o->training ? cn_malloc(sizeof *offg * nn) : NULL;
+        if (!offy || (o->training && !offg) ||
+            cn_model_share_plan(m, o->batch, o->training, offy, &yshared) != 0 ||
+            (o->training && cn_model_share_grad_plan(m, o->batch, offg, &gshared) != 0)) {
+            cn_free(offy);
+            cn_free(offg);
             free_plan(m);
             return cn_error_set(err, CN_ERR_NOMEM, "model: compile: out of memory");
         }
-        bad |= add_size(grads ? &mem.gradients : &mem.activations, shared);
+        bad |= add_size(&mem.activations, yshared);
+        bad |= add_size(&mem.gradients, gshared);
     }
     for (int i = 0; i < m->n_nodes; i++) {
         cn_node *nd = &m->nodes[i];
         size_t ybytes = reals_bytes(nd->is_loss ? 1 : nd->numel * (size_t)o->batch);
-        int in_region = off && off[i] != SIZE_MAX;
-        nd->y_shared = in_region && !grads;
-        nd->dy_shared = in_region && grads;
+        nd->y_shared = offy && offy[i] != SIZE_MAX;
+        nd->dy_shared = offg && offg[i] != SIZE_MAX;
         if (!nd->y_shared) bad |= add_size(&mem.activations, ybytes);
         if (nd->needs_grad && !nd->is_loss && !nd->dy_shared)
             bad |= add_size(&mem.gradients, ybytes);
@@ -296,14 +301,16 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     bad |= add_size(&total, mem.saved);
     bad |= add_size(&total, mem.workspace);
     if (bad) {
-        cn_free(off);
+        cn_free(offy);
+        cn_free(offg);
         free_plan(m);
         return cn_error_set(err, CN_ERR_RANGE, "model: compile: memory plan overflows size_t");
     }
     mem.parameters = reals_bytes(2 * ps->count + ps->buffer_count);
     m->arena = cn_aligned_alloc(total ? total : 1);
     if (!m->arena) {
-        cn_free(off);
+        cn_free(offy);
+        cn_free(offg);
         free_plan(m);
         return cn_error_set(err, CN_ERR_NOMEM,
                             "model: compile: out of memory (%zu bytes for batch %d)", total,
@@ -311,20 +318,22 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
     }
     memset(m->arena, 0, total);
     char *p = m->arena;
-    char *region = p; /* the shared outputs, first */
-    p += ALIGN_UP(shared);
+    char *yregion = p, *gregion; /* the shared outputs, then the shared gradients */
+    p += ALIGN_UP(yshared);
+    gregion = p;
+    p += ALIGN_UP(gshared);
     for (int i = 0; i < m->n_nodes; i++) {
         cn_node *nd = &m->nodes[i];
         size_t ybytes = reals_bytes(nd->is_loss ? 1 : nd->numel * (size_t)o->batch);
         if (nd->y_shared) {
-            nd->y = (cn_real *)(region + off[i]);
+            nd->y = (cn_real *)(yregion + offy[i]);
         } else {
             nd->y = (cn_real *)p;
             p += ALIGN_UP(ybytes);
         }
         nd->dy = NULL;
         if (nd->dy_shared) {
-            nd->dy = (cn_real *)(region + off[i]);
+            nd->dy = (cn_real *)(gregion + offg[i]);
         } else if (nd->needs_grad && !nd->is_loss) {
             nd->dy = (cn_real *)p;
             p += ALIGN_UP(ybytes);
@@ -342,7 +351,8 @@ cn_status cn_model_compile(cn_model *m, const cn_compile_opts *o, cn_error *err)
             m->saved_ptrs[m->in_offset[i] + j] = m->nodes[nd->in[j]].saved;
         }
     }
-    cn_free(off);
+    cn_free(offy);
+    cn_free(offg);
     m->mem = mem;
     m->opts = *o;
     m->compiled = 1;

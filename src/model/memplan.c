@@ -1,11 +1,12 @@
-/* memplan.c: the liveness plans of compiles with reuse_memory. Evaluation: node
- * outputs share buffers, a buffer becoming free once every consumer of the node
- * that wrote it has run (nodes in build order are the run order); the inputs,
- * the losses and the prediction node keep buffers of their own, so they stay
- * readable after forward. Training: output gradients share buffers over the
- * backward sweep (reverse build order): node k's gradient is live from the
- * backward of its last consumer (its first writer) to the end of k's own
- * backward. Best fit: a free buffer at least as large as needed, else the
+/* memplan.c: the liveness plans of compiles with reuse_memory. Node outputs
+ * share buffers, a buffer becoming free once every consumer of the node that
+ * wrote it has run (nodes in build order are the run order); the inputs, the
+ * losses and the prediction node keep buffers of their own, so they stay
+ * readable after forward; in training so does every output that a backward
+ * reads (batch norm's input, a ReLU's output, ...: bwd_reads_x / bwd_reads_y).
+ * Training also shares output gradients over the backward sweep (reverse build
+ * order): node k's gradient is live from the backward of its last consumer (its
+ * first writer) to the end of k's own backward. Best fit: a free buffer at least as large as needed, else the
  * largest free one (grown), else a new one. Evaluation also fuses a ReLU into
  * the batchnorm, conv2d or linear node it alone reads: the ReLU's output is the
  * producer's buffer and its forward is skipped. */
@@ -15,6 +16,34 @@
 #include <string.h>
 
 #define MP_ALIGN(x) (((x) + (size_t)CN_ALIGN - 1) / (size_t)CN_ALIGN * (size_t)CN_ALIGN)
+
+/* What an op's backward reads besides dy, its saved area and its parameters: its
+ * inputs' values (bwd_reads_x) and its own output (bwd_reads_y), from the ops'
+ * backward functions in src/ops/. Ops not listed are taken to read both. */
+static int bwd_reads_x(cn_op_kind op)
+{
+    switch (op) {
+    case CN_OP_RELU: case CN_OP_ADD: case CN_OP_CONCAT: case CN_OP_MAXPOOL2D:
+    case CN_OP_AVGPOOL2D: case CN_OP_GLOBAL_AVGPOOL: case CN_OP_GLOBAL_MAXPOOL:
+    case CN_OP_ADAPTIVE_AVGPOOL2D: case CN_OP_FLATTEN: case CN_OP_RESHAPE:
+    case CN_OP_IDENTITY: case CN_OP_DROPOUT: case CN_OP_DROPOUT2D: case CN_OP_DROP_PATH:
+        return 0;
+    default: return 1;
+    }
+}
+
+static int bwd_reads_y(cn_op_kind op)
+{
+    switch (op) {
+    case CN_OP_CONV2D: case CN_OP_LINEAR: case CN_OP_BATCHNORM: case CN_OP_ADD:
+    case CN_OP_CONCAT: case CN_OP_MAXPOOL2D: case CN_OP_AVGPOOL2D: case CN_OP_GLOBAL_AVGPOOL:
+    case CN_OP_GLOBAL_MAXPOOL: case CN_OP_ADAPTIVE_AVGPOOL2D: case CN_OP_FLATTEN:
+    case CN_OP_RESHAPE: case CN_OP_IDENTITY: case CN_OP_DROPOUT: case CN_OP_DROPOUT2D:
+    case CN_OP_DROP_PATH:
+        return 0;
+    default: return 1;
+    }
+}
 
 /* pick: the buffer for need bytes among nb (busy flags, capacities): the smallest
  * free one that fits, else the largest free one (grown), else a new one. */
@@ -104,7 +133,8 @@ void cn_model_fuse_plan(cn_model *m, int fuse)
     }
 }
 
-int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total)
+int cn_model_share_plan(const cn_model *m, int batch, int training, size_t *off,
+                        size_t *total)
 {
     int n = m->n_nodes, out = cn_model_output(m), nb = 0;
     int *last = cn_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));    // (n) last consumer
@@ -118,6 +148,14 @@ int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total
     for (int i = 0; ok && i < n; i++) {
         const cn_node *nd = &m->nodes[i];
         int keep = nd->op == CN_OP_INPUT || nd->is_loss || i == out;
+        /* training: an output backward reads (its own op's, or a consumer's as
+         * input) lives to the end of backward */
+        if (training && !keep) {
+            keep = bwd_reads_y(nd->op);
+            for (int c = i + 1; c < n && !keep; c++)
+                for (int j = 0; j < m->nodes[c].n_in && !keep; j++)
+                    keep = m->nodes[c].in[j] == i && bwd_reads_x(m->nodes[c].op);
+        }
         if (nd->alias_of >= 0) /* a fused ReLU's output is its producer's buffer */
             buf_of[i] = buf_of[nd->alias_of];
         else if (!keep)

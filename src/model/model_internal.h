@@ -74,9 +74,11 @@ void cn_model_fuse_plan(cn_model *m, int fuse);
 
 /* cn_model_share_plan (memplan.c): for a reuse_memory compile at batch, off[i]
  * (n_nodes) = node i's output offset in the shared region, SIZE_MAX for a node
- * with its own buffer (inputs, losses, the prediction node); *total: the region's
- * bytes. Needs the shapes (numel) inferred. 0, or -1 when out of memory. */
-int cn_model_share_plan(const cn_model *m, int batch, size_t *off, size_t *total);
+ * with its own buffer (inputs, losses, the prediction node; in training also
+ * every output a backward reads); *total: the region's bytes. Needs the shapes
+ * (numel) inferred. 0, or -1 when out of memory. */
+int cn_model_share_plan(const cn_model *m, int batch, int training, size_t *off,
+                        size_t *total);
 /* cn_model_share_grad_plan: the same for output gradients over the backward sweep
  * of a training compile (needs needs_grad set); SIZE_MAX: own buffer (nodes
  * without consumers, inputs). */
