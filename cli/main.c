@@ -27,8 +27,8 @@ static const command COMMANDS[] = {
      cmd_linear, cmd_linear_help},
     {"augment", "preview data augmentation: a PNG grid of augmented training images",
      cmd_augment, cmd_augment_help},
-    {"train", "train a built-in network or a model text file (.cnm, the zoo); "
-     "checkpoints, resume, sanity checks", cmd_train, cmd_train_help},
+    {"train", "train a built-in network or a .cnm file (the zoo); checkpoints, resume",
+     cmd_train, cmd_train_help},
     {"search", "random hyperparameter search for a network, coarse to fine",
      cmd_search, cmd_search_help},
     {"eval", "evaluate trained model files (one, or an ensemble): accuracy, per class, "
