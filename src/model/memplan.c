@@ -77,17 +77,47 @@ static int offsets(int n, const int *buf_of, int nb, size_t *cap, size_t *off, s
     return 0;
 }
 
+/* The scratch of a plan: per node its last consumer and its buffer, per buffer
+ * its capacity and whether it is in use. */
+typedef struct mp_scratch {
+    int *last;           // (n) the last node reading node i, -1: none
+    int *buf_of;         // (n) node i's buffer, -1: its own
+    size_t *cap;         // (n) buffer capacities in bytes (then offsets)
+    unsigned char *busy; // (n) buffer in use
+} mp_scratch;
+
+static void mp_free(mp_scratch *sc)
+{
+    cn_free(sc->last);
+    cn_free(sc->buf_of);
+    cn_free(sc->cap);
+    cn_free(sc->busy);
+}
+
+/* mp_init: allocate and fill last / buf_of for m. 0, or -1 when out of memory. */
+static int mp_init(const cn_model *m, mp_scratch *sc)
+{
+    int n = m->n_nodes;
+    size_t nn = (size_t)(n > 0 ? n : 1);
+    sc->last = cn_malloc(sizeof(int) * nn);
+    sc->buf_of = cn_malloc(sizeof(int) * nn);
+    sc->cap = cn_calloc(nn, sizeof *sc->cap);
+    sc->busy = cn_calloc(nn, 1);
+    if (!sc->last || !sc->buf_of || !sc->cap || !sc->busy) return -1;
+    for (int i = 0; i < n; i++) sc->last[i] = sc->buf_of[i] = -1;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m->nodes[i].n_in; j++) sc->last[m->nodes[i].in[j]] = i;
+    return 0;
+}
+
 int cn_model_share_grad_plan(const cn_model *m, int batch, size_t *off, size_t *total)
 {
     int n = m->n_nodes, nb = 0;
-    int *last = cn_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));    // (n) last consumer
-    int *buf_of = cn_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));  // (n) buffer or -1
-    size_t *cap = cn_calloc((size_t)(n > 0 ? n : 1), sizeof *cap);   // (nb) bytes
-    unsigned char *busy = cn_calloc((size_t)(n > 0 ? n : 1), 1);     // (nb)
-    int ok = last && buf_of && cap && busy;
-    for (int i = 0; ok && i < n; i++) last[i] = buf_of[i] = -1;
-    for (int i = 0; ok && i < n; i++)
-        for (int j = 0; j < m->nodes[i].n_in; j++) last[m->nodes[i].in[j]] = i;
+    mp_scratch sc;
+    int ok = mp_init(m, &sc) == 0;
+    int *last = sc.last, *buf_of = sc.buf_of;
+    size_t *cap = sc.cap;
+    unsigned char *busy = sc.busy;
     for (int t = n - 1; ok && t >= 0; t--) {
         const cn_node *nd = &m->nodes[t];
         /* t's backward first writes the gradients of the inputs it consumes last */
@@ -103,10 +133,7 @@ int cn_model_share_grad_plan(const cn_model *m, int batch, size_t *off, size_t *
         if (buf_of[t] >= 0) busy[buf_of[t]] = 0; /* read by t's backward: dead after it */
     }
     ok = ok && offsets(n, buf_of, nb, cap, off, total) == 0;
-    cn_free(last);
-    cn_free(buf_of);
-    cn_free(cap);
-    cn_free(busy);
+    mp_free(&sc);
     return ok ? 0 : -1;
 }
 
@@ -137,14 +164,11 @@ int cn_model_share_plan(const cn_model *m, int batch, int training, size_t *off,
                         size_t *total)
 {
     int n = m->n_nodes, out = cn_model_output(m), nb = 0;
-    int *last = cn_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));    // (n) last consumer
-    int *buf_of = cn_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));  // (n) buffer or -1
-    size_t *cap = cn_calloc((size_t)(n > 0 ? n : 1), sizeof *cap);   // (nb) bytes
-    unsigned char *busy = cn_calloc((size_t)(n > 0 ? n : 1), 1);     // (nb)
-    int ok = last && buf_of && cap && busy;
-    for (int i = 0; ok && i < n; i++) last[i] = buf_of[i] = -1;
-    for (int i = 0; ok && i < n; i++)
-        for (int j = 0; j < m->nodes[i].n_in; j++) last[m->nodes[i].in[j]] = i;
+    mp_scratch sc;
+    int ok = mp_init(m, &sc) == 0;
+    int *last = sc.last, *buf_of = sc.buf_of;
+    size_t *cap = sc.cap;
+    unsigned char *busy = sc.busy;
     for (int i = 0; ok && i < n; i++) {
         const cn_node *nd = &m->nodes[i];
         int keep = nd->op == CN_OP_INPUT || nd->is_loss || i == out;
@@ -169,9 +193,6 @@ int cn_model_share_plan(const cn_model *m, int batch, int training, size_t *off,
         if (!keep && last[i] < 0) busy[buf_of[i]] = 0;
     }
     ok = ok && offsets(n, buf_of, nb, cap, off, total) == 0;
-    cn_free(last);
-    cn_free(buf_of);
-    cn_free(cap);
-    cn_free(busy);
+    mp_free(&sc);
     return ok ? 0 : -1;
 }
