@@ -1,11 +1,14 @@
-/* tests/support_model.c: one-op models and their whole-model gradient check
- * (see support_model.h). */
+/* tests/support_model.c: one-op models and their whole-model gradient check, a
+ * tiny dataset for trainer tests, and a few training steps of any model (see
+ * support_model.h). */
 #include "support_model.h"
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "support.h"
 
 tst_op_case tst_op_case_make(cn_op_kind op, int ndim, const int *dims)
 {
@@ -166,4 +169,26 @@ cn_dataset *tst_blobs(int n, uint64_t seed)
         }
     }
     return ds;
+}
+
+void tst_train_steps(cn_model *m, int batch, size_t per_sample, int classes, uint64_t seed,
+                     int steps)
+{
+    cn_error err = {0};
+    cn_compile_opts o = {.batch = batch, .training = 1};
+    cr_assert_eq(cn_model_compile(m, &o, &err), CN_OK, "%s", err.msg);
+    cn_rng r;
+    cn_rng_seed(&r, seed, 0);
+    cr_assert_eq(cn_model_init(m, &r, &err), CN_OK, "%s", err.msg);
+    cn_real *x = tst_reals((size_t)batch * per_sample); // (batch, per_sample)
+    int *y = malloc(sizeof(int) * (size_t)batch);
+    cr_assert_not_null(y);
+    tst_fill_normal(&r, x, (size_t)batch * per_sample, 1.0);
+    for (int i = 0; i < batch; i++) y[i] = i % classes;
+    cn_target t = {.labels = y};
+    for (int step = 0; step < steps; step++)
+        cr_assert_eq(cn_model_forward(m, batch, x, &t, CN_TRAIN, &r, NULL, &err), CN_OK, "%s",
+                     err.msg);
+    free(x);
+    free(y);
 }

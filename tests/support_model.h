@@ -58,4 +58,11 @@ double tst_op_gradcheck(const tst_op_case *c);
  * noise of std 0.3 drawn from seed (stream 3). Asserts on failure. */
 cn_dataset *tst_blobs(int n, uint64_t seed);
 
+/* tst_train_steps: compile m for training at batch, initialise it from seed and
+ * run `steps` training forwards on batch normal images of per_sample values with
+ * labels i % classes (so batch-norm running statistics move off their initial
+ * values). Asserts on failure. */
+void tst_train_steps(cn_model *m, int batch, size_t per_sample, int classes, uint64_t seed,
+                     int steps);
+
 #endif /* CONVNET_TESTS_SUPPORT_MODEL_H */

@@ -18,6 +18,7 @@
 #include "convnet/modelfile.h"
 #include "convnet/safetensors.h"
 #include "support.h"
+#include "support_model.h"
 
 #define BATCH 4
 #define N_DATA 11
@@ -67,18 +68,7 @@ static cn_model *make_model(cn_builtin_spec *s)
                  err.msg);
     cn_model *m = cn_builtin_build(s, &err);
     cr_assert_not_null(m, "%s", err.msg);
-    cn_compile_opts o = {.batch = BATCH, .training = 1};
-    cr_assert_eq(cn_model_compile(m, &o, &err), CN_OK, "%s", err.msg);
-    cn_rng r;
-    cn_rng_seed(&r, 3, 0);
-    cr_assert_eq(cn_model_init(m, &r, &err), CN_OK, "%s", err.msg);
-    cn_real x[BATCH * 72];
-    tst_fill_normal(&r, x, BATCH * 72, 1.0);
-    int y[BATCH] = {0, 1, 2, 0};
-    cn_target t = {.labels = y};
-    for (int step = 0; step < 2; step++)
-        cr_assert_eq(cn_model_forward(m, BATCH, x, &t, CN_TRAIN, &r, NULL, &err), CN_OK, "%s",
-                     err.msg);
+    tst_train_steps(m, BATCH, 72, 3, 3, 2);
     return m;
 }
 
