@@ -340,38 +340,69 @@ static inline double grad_at(const seg *s, size_t i)
     return g;
 }
 
+/* SEG_LOOP: for i in [0, n) run BODY with the update's gradient in `g` (grad_at's
+ * value, bit for bit). The common cases (no norm or value clipping, no L1; coupled
+ * L2 or none) get branch-free loops over restrict pointers that vectorise;
+ * grad_at's general form serves the rest. BODY reads and writes x, s0, s1 (the
+ * segment's values and state slots). */
+#define SEG_LOOP(sg, BODY)                                                                 \
+    do {                                                                                   \
+        const size_t n = (sg)->n;                                                          \
+        cn_real *restrict x = (sg)->x, *restrict s0 = (sg)->s0, *restrict s1 = (sg)->s1;    \
+        const cn_real *restrict gr = (sg)->g;                                              \
+        const double wd = (sg)->wd;                                                        \
+        (void)s0;                                                                          \
+        (void)s1;                                                                          \
+        if ((sg)->scale == 1.0 && (sg)->clip == 0 && (sg)->l1 == 0 && wd == 0) {           \
+            PAR_FOR                                                                        \
+            for (size_t i = 0; i < n; i++) {                                               \
+                const double g = (double)gr[i];                                            \
+                BODY                                                                       \
+            }                                                                              \
+        } else if ((sg)->scale == 1.0 && (sg)->clip == 0 && (sg)->l1 == 0) {               \
+            PAR_FOR                                                                        \
+            for (size_t i = 0; i < n; i++) {                                               \
+                const double g = (double)gr[i] + wd * (double)x[i];                        \
+                BODY                                                                       \
+            }                                                                              \
+        } else {                                                                           \
+            PAR_FOR                                                                        \
+            for (size_t i = 0; i < n; i++) {                                               \
+                const double g = grad_at((sg), i);                                         \
+                BODY                                                                       \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
 /* sgd: x -= lr * g */
 static void step_sgd(const seg *s)
 {
-    size_t n = s->n;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++) s->x[i] = (cn_real)((double)s->x[i] - s->lr * grad_at(s, i));
+    const double lr = s->lr;
+    SEG_LOOP(s, { x[i] = (cn_real)((double)x[i] - lr * g); });
 }
 
 /* momentum (CS231n): v = mu * v - lr * g; x += v.  s0 = v */
 static void step_momentum(const seg *s, double mu)
 {
-    size_t n = s->n;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++) {
-        double v = mu * (double)s->s0[i] - s->lr * grad_at(s, i);
-        s->s0[i] = (cn_real)v;
-        s->x[i] = (cn_real)((double)s->x[i] + v);
-    }
+    const double lr = s->lr;
+    SEG_LOOP(s, {
+        double v = mu * (double)s0[i] - lr * g;
+        s0[i] = (cn_real)v;
+        x[i] = (cn_real)((double)x[i] + v);
+    });
 }
 
 /* Nesterov (CS231n look-ahead form): v' = v; v = mu * v - lr * g;
  * x += -mu * v' + (1 + mu) * v.  s0 = v */
 static void step_nesterov(const seg *s, double mu)
 {
-    size_t n = s->n;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++) {
-        double vp = (double)s->s0[i];
-        double v = mu * vp - s->lr * grad_at(s, i);
-        s->s0[i] = (cn_real)v;
-        s->x[i] = (cn_real)((double)s->x[i] + (-mu * vp + (1 + mu) * v));
-    }
+    const double lr = s->lr;
+    SEG_LOOP(s, {
+        double vp = (double)s0[i];
+        double v = mu * vp - lr * g;
+        s0[i] = (cn_real)v;
+        x[i] = (cn_real)((double)x[i] + (-mu * vp + (1 + mu) * v));
+    });
 }
 
 /* Adagrad: G += g^2; x -= lr * g / (sqrt(G) + eps).  s0 = G */
@@ -447,6 +478,16 @@ static void step_adam(const seg *s, double b1, double b2, double eps, double dwd
     double bc1 = 1 - pow(b1, (double)t), bc2s = sqrt(1 - pow(b2, (double)t));
     double step_size = s->lr / bc1, keep = 1 - s->lr * dwd;
     cn_real *vmax = amsgrad ? s->s2 : NULL;
+    if (!vmax && dwd == 0) { /* plain Adam: branch-free */
+        SEG_LOOP(s, {
+            double m = b1 * (double)s0[i] + (1 - b1) * g;
+            double v = b2 * (double)s1[i] + (1 - b2) * (g * g);
+            s0[i] = (cn_real)m;
+            s1[i] = (cn_real)v;
+            x[i] = (cn_real)((double)x[i] - step_size * (m / (sqrt(v) / bc2s + eps)));
+        });
+        return;
+    }
     PAR_FOR
     for (size_t i = 0; i < n; i++) {
         double g = grad_at(s, i);
@@ -464,9 +505,10 @@ static void step_adam(const seg *s, double b1, double b2, double eps, double dwd
     }
 }
 
-/* grad_scan: the global L2 norm (double, fixed order) of the trainable,
- * non-frozen gradients; *bad_k / *bad_i locate the first non-finite one
- * (bad_k -1 when none). */
+/* grad_scan: the global L2 norm (double, a fixed order: 16 partial sums per
+ * parameter, vectorised) of the trainable, non-frozen gradients; *bad_k / *bad_i
+ * locate the first non-finite one (bad_k -1 when none; searched only when the
+ * sum is not finite). */
 static double grad_scan(const cn_params *ps, int n_params, int *bad_k, size_t *bad_i)
 {
     double ss = 0;
@@ -475,17 +517,28 @@ static double grad_scan(const cn_params *ps, int n_params, int *bad_k, size_t *b
     for (int k = 0; k < n_params; k++) {
         const cn_param *p = &ps->p[k];
         if (p->role == CN_PARAM_BUFFER || p->frozen || !p->grad) continue;
-        for (size_t i = 0; i < p->numel; i++) {
-            double g = (double)p->grad[i];
-            if (!isfinite(g)) {
+        const cn_real *restrict g = p->grad; // (numel)
+        const size_t n = p->numel, nb = n / 16 * 16;
+        double part[16] = {0};
+        for (size_t i = 0; i < nb; i += 16)
+            for (int j = 0; j < 16; j++) part[j] += (double)g[i + j] * (double)g[i + j];
+        double t = 0;
+        for (int j = 0; j < 16; j++) t += part[j];
+        for (size_t i = nb; i < n; i++) t += (double)g[i] * (double)g[i];
+        ss += t;
+    }
+    if (isfinite(ss)) return sqrt(ss);
+    for (int k = 0; k < n_params; k++) { /* where is the first non-finite value? */
+        const cn_param *p = &ps->p[k];
+        if (p->role == CN_PARAM_BUFFER || p->frozen || !p->grad) continue;
+        for (size_t i = 0; i < p->numel; i++)
+            if (!isfinite((double)p->grad[i])) {
                 *bad_k = k;
                 *bad_i = i;
                 return NAN;
             }
-            ss += g * g;
-        }
     }
-    return sqrt(ss);
+    return sqrt(ss); /* finite values whose squares overflow: inf */
 }
 
 double cn_optim_grad_norm(const cn_optimizer *o)
