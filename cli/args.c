@@ -79,6 +79,23 @@ const char *cli_nearest(const char *s, const char *const *cands, int n)
     return best;
 }
 
+void cli_args_split(cli_flag *flags, int nflags, int argc, char **argv, char **fl, int *nfl,
+                    const char **pos, int *npos)
+{
+    *nfl = *npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0') {
+            pos[(*npos)++] = a;
+            continue;
+        }
+        fl[(*nfl)++] = argv[i];
+        if (strncmp(a, "--", 2) != 0 || strchr(a, '=')) continue;
+        cli_flag *f = cli_args_find(flags, nflags, a + 2);
+        if (f && f->kind != CLI_FLAG_BOOL && i + 1 < argc) fl[(*nfl)++] = argv[++i];
+    }
+}
+
 cli_flag *cli_args_find(cli_flag *flags, int nflags, const char *name)
 {
     for (int i = 0; i < nflags; i++)

@@ -63,6 +63,15 @@ typedef struct cli_flag {
 int cli_args_parse(cli_flag *flags, int nflags, int argc, char **argv, const char *command,
                    int *want_help);
 
+/* cli_args_split: sort argv[0..argc) into flag words (a flag, plus the next word
+ * when it is a non-boolean flag of the table written "--name value"), stored in
+ * fl[0..*nfl), and the other words (a command's MODEL, files), stored in
+ * pos[0..*npos); both arrays need room for argc. Reports nothing: a caller parses
+ * fl with cli_args_parse first (so an unknown flag is named before the words are
+ * counted), then checks *npos. */
+void cli_args_split(cli_flag *flags, int nflags, int argc, char **argv, char **fl, int *nfl,
+                    const char **pos, int *npos);
+
 /* cli_args_find: the flag called name in flags, or NULL. */
 cli_flag *cli_args_find(cli_flag *flags, int nflags, const char *name);
 

@@ -328,29 +328,21 @@ int cmd_bench(int argc, char **argv)
     c.warmup = 3;
     cli_flag flags[BN_NFLAGS];
     int nflags = bench_flags(flags, &c);
-    char *fl[256];
-    int nfl = 0;
-    for (int i = 0; i < argc && nfl < 256; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && a[1] != '\0') {
-            fl[nfl++] = argv[i];
-            cli_flag *f = strncmp(a, "--", 2) || strchr(a, '=')
-                              ? NULL
-                              : cli_args_find(flags, nflags, a + 2);
-            int help = 0;
-            if (!f && !strchr(a, '=')) /* unknown: the parser names the nearest flag */
-                return cli_args_parse(flags, nflags, 1, &argv[i], "bench", &help) ? CLI_EXIT_USAGE
-                       : help ? (cmd_bench_help(stdout), CLI_EXIT_OK)
-                              : CLI_EXIT_USAGE;
-            if (f && f->kind != CLI_FLAG_BOOL && i + 1 < argc && nfl < 256) fl[nfl++] = argv[++i];
-        } else if (c.model) {
-            return cli_usage_error("bench", "one MODEL expected, got '%s' and '%s'", c.model, a);
-        } else {
-            c.model = a;
-        }
+    char **fl = calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);       // (argc) flags
+    const char **pos = calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos); // (argc) words
+    if (!fl || !pos) {
+        free(fl);
+        free(pos);
+        return cli_runtime_error("bench", "out of memory");
     }
-    int help = 0;
+    int nfl = 0, npos = 0, help = 0;
+    cli_args_split(flags, nflags, argc, argv, fl, &nfl, pos, &npos);
     int rc = cli_args_parse(flags, nflags, nfl, fl, "bench", &help);
+    if (rc == 0 && !help && npos > 1)
+        rc = cli_usage_error("bench", "one MODEL expected, got '%s' and '%s'", pos[0], pos[1]);
+    c.model = npos > 0 ? pos[0] : NULL;
+    free(fl);
+    free(pos);
     if (rc != 0) return rc;
     if (help) {
         cmd_bench_help(stdout);

@@ -95,28 +95,6 @@ void cmd_eval_help(FILE *f)
                "  convnet eval model.safetensors --data DIR --split train --limit 1000\n");
 }
 
-/* Split argv into model paths (words that are neither a flag nor a flag's value)
- * and the flag words, which go to fl[0..*nfl). */
-static int eval_split_args(cli_flag *flags, int nflags, int argc, char **argv, eval_cfg *c,
-                           char **fl, int *nfl)
-{
-    *nfl = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && a[1] != '\0') {
-            fl[(*nfl)++] = argv[i];
-            if (strncmp(a, "--", 2) != 0 || strchr(a, '=')) continue;
-            cli_flag *f = cli_args_find(flags, nflags, a + 2);
-            if (f && f->kind != CLI_FLAG_BOOL && i + 1 < argc) fl[(*nfl)++] = argv[++i];
-            continue;
-        }
-        if (c->n_models == EVAL_MAX_MODELS)
-            return cli_usage_error("eval", "at most %d model files, got more", EVAL_MAX_MODELS);
-        c->models[c->n_models++] = a;
-    }
-    return CLI_EXIT_OK;
-}
-
 /* Load every model file and check that they agree with the first. */
 static int load_models(const eval_cfg *c, eval_member *mem, cli_progress *p)
 {
@@ -379,12 +357,21 @@ int cmd_eval(int argc, char **argv)
     cli_flag flags[EVAL_NFLAGS];
     eval_cfg_default(&c);
     int n = eval_flags(flags, &c);
-    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl); // (argc) flag words
-    if (!fl) return cli_runtime_error("eval", "out of memory");
-    int nfl = 0, help = 0;
-    int rc = eval_split_args(flags, n, argc, argv, &c, fl, &nfl);
-    if (rc == CLI_EXIT_OK) rc = cli_args_parse(flags, n, nfl, fl, "eval", &help);
+    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);       // (argc) flags
+    const char **pos = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos); // (argc) files
+    if (!fl || !pos) {
+        cn_free(fl);
+        cn_free(pos);
+        return cli_runtime_error("eval", "out of memory");
+    }
+    int nfl = 0, npos = 0, help = 0;
+    cli_args_split(flags, n, argc, argv, fl, &nfl, pos, &npos);
+    int rc = cli_args_parse(flags, n, nfl, fl, "eval", &help);
+    if (rc == CLI_EXIT_OK && !help && npos > EVAL_MAX_MODELS)
+        rc = cli_usage_error("eval", "at most %d model files, got %d", EVAL_MAX_MODELS, npos);
+    for (int i = 0; rc == CLI_EXIT_OK && i < npos; i++) c.models[c.n_models++] = pos[i];
     cn_free(fl);
+    cn_free(pos);
     if (rc != CLI_EXIT_OK) return rc;
     if (help) {
         cmd_eval_help(stdout);

@@ -72,29 +72,6 @@ static int ends_with(const char *s, const char *suffix)
     return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
 }
 
-/* Split argv into the model (the one word that is neither a flag nor a flag's
- * value) and the flag words fl[0..*nfl). */
-static int sum_split_args(cli_flag *flags, int nflags, int argc, char **argv, sum_cfg *c,
-                          char **fl, int *nfl)
-{
-    *nfl = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && a[1] != '\0') {
-            fl[(*nfl)++] = argv[i];
-            if (strncmp(a, "--", 2) != 0 || strchr(a, '=')) continue;
-            cli_flag *f = cli_args_find(flags, nflags, a + 2);
-            if (f && f->kind != CLI_FLAG_BOOL && i + 1 < argc) fl[(*nfl)++] = argv[++i];
-            continue;
-        }
-        if (c->model)
-            return cli_usage_error("summary", "one MODEL expected, got '%s' and '%s'", c->model,
-                                   a);
-        c->model = a;
-    }
-    return CLI_EXIT_OK;
-}
-
 /* load_model: build (built-in, .cnm) or load (.safetensors) the model and compile
  * it for one image in evaluation mode. *m NULL on failure (message printed). */
 static int load_model(const sum_cfg *c, cn_model **m)
@@ -275,12 +252,21 @@ int cmd_summary(int argc, char **argv)
     memset(&c, 0, sizeof c);
     cli_flag flags[SUM_NFLAGS];
     int n = sum_flags(flags, &c);
-    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl); // (argc) flag words
-    if (!fl) return cli_runtime_error("summary", "out of memory");
-    int nfl = 0, help = 0;
-    int rc = sum_split_args(flags, n, argc, argv, &c, fl, &nfl);
-    if (rc == CLI_EXIT_OK) rc = cli_args_parse(flags, n, nfl, fl, "summary", &help);
+    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);       // (argc) flags
+    const char **pos = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos); // (argc) words
+    if (!fl || !pos) {
+        cn_free(fl);
+        cn_free(pos);
+        return cli_runtime_error("summary", "out of memory");
+    }
+    int nfl = 0, npos = 0, help = 0;
+    cli_args_split(flags, n, argc, argv, fl, &nfl, pos, &npos);
+    int rc = cli_args_parse(flags, n, nfl, fl, "summary", &help);
+    if (rc == CLI_EXIT_OK && !help && npos > 1)
+        rc = cli_usage_error("summary", "one MODEL expected, got '%s' and '%s'", pos[0], pos[1]);
+    c.model = npos > 0 ? pos[0] : NULL;
     cn_free(fl);
+    cn_free(pos);
     if (rc != CLI_EXIT_OK) return rc;
     if (help) {
         cmd_summary_help(stdout);
