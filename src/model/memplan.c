@@ -144,20 +144,22 @@ void cn_model_fuse_plan(cn_model *m, int fuse)
         m->nodes[i].fuse_relu = 0;
         m->nodes[i].alias_of = -1;
     }
-    for (int r = 0; fuse && r < n; r++) {
+    /* readers[k]: how many input slots read node k (no memory: no fusion) */
+    int *readers = fuse ? cn_calloc((size_t)(n > 0 ? n : 1), sizeof *readers) : NULL;
+    for (int i = 0; readers && i < n; i++)
+        for (int j = 0; j < m->nodes[i].n_in; j++) readers[m->nodes[i].in[j]]++;
+    for (int r = 0; readers && r < n; r++) {
         cn_node *rn = &m->nodes[r];
         if (rn->op != CN_OP_RELU || rn->n_in != 1 || r == out) continue;
-        int k = rn->in[0], readers = 0;
+        int k = rn->in[0];
         cn_op_kind op = m->nodes[k].op;
         if ((op != CN_OP_BATCHNORM && op != CN_OP_CONV2D && op != CN_OP_LINEAR) || k == out ||
-            m->nodes[k].fuse_relu || (op == CN_OP_BATCHNORM && !m->nodes[k].a.track_stats))
+            readers[k] != 1 || (op == CN_OP_BATCHNORM && !m->nodes[k].a.track_stats))
             continue; /* (batch norm without running statistics normalises per batch) */
-        for (int i = k + 1; i < n; i++)
-            for (int j = 0; j < m->nodes[i].n_in; j++) readers += m->nodes[i].in[j] == k;
-        if (readers != 1) continue;
         m->nodes[k].fuse_relu = 1;
         rn->alias_of = k;
     }
+    cn_free(readers);
 }
 
 int cn_model_share_plan(const cn_model *m, int batch, int training, size_t *off,
@@ -169,17 +171,18 @@ int cn_model_share_plan(const cn_model *m, int batch, int training, size_t *off,
     int *last = sc.last, *buf_of = sc.buf_of;
     size_t *cap = sc.cap;
     unsigned char *busy = sc.busy;
+    /* training: an output a backward reads (its own op's, or a consumer's as input)
+     * lives to the end of backward; bwd[i] marks them */
+    unsigned char *bwd = training ? cn_calloc((size_t)(n > 0 ? n : 1), 1) : NULL;
+    ok = ok && (!training || bwd);
+    for (int c = 0; ok && training && c < n; c++) {
+        const cn_node *nd = &m->nodes[c];
+        if (bwd_reads_y(nd->op)) bwd[c] = 1;
+        for (int j = 0; j < nd->n_in && bwd_reads_x(nd->op); j++) bwd[nd->in[j]] = 1;
+    }
     for (int i = 0; ok && i < n; i++) {
         const cn_node *nd = &m->nodes[i];
-        int keep = nd->op == CN_OP_INPUT || nd->is_loss || i == out;
-        /* training: an output backward reads (its own op's, or a consumer's as
-         * input) lives to the end of backward */
-        if (training && !keep) {
-            keep = bwd_reads_y(nd->op);
-            for (int c = i + 1; c < n && !keep; c++)
-                for (int j = 0; j < m->nodes[c].n_in && !keep; j++)
-                    keep = m->nodes[c].in[j] == i && bwd_reads_x(m->nodes[c].op);
-        }
+        int keep = nd->op == CN_OP_INPUT || nd->is_loss || i == out || (bwd && bwd[i]);
         if (nd->alias_of >= 0) /* a fused ReLU's output is its producer's buffer */
             buf_of[i] = buf_of[nd->alias_of];
         else if (!keep)
@@ -194,5 +197,6 @@ int cn_model_share_plan(const cn_model *m, int batch, int training, size_t *off,
     }
     ok = ok && offsets(n, buf_of, nb, cap, off, total) == 0;
     mp_free(&sc);
+    cn_free(bwd);
     return ok ? 0 : -1;
 }
