@@ -18,6 +18,7 @@ PACKAGES=(
     libcriterion-dev                # the test framework
     dataset-fashion-mnist           # the default dataset
     python3-numpy                   # bench/knn.sh compares with numpy
+    chromium                        # the report test renders report.html headless
 )
 
 CHECK=0

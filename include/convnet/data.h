@@ -127,6 +127,12 @@ cn_status cn_norm_fit(const cn_dataset *train, cn_norm_mode mode, cn_norm *out,
  * if ds's (c, h, w) differ from the fitted ones. */
 cn_status cn_norm_apply(const cn_norm *norm, cn_dataset *ds, cn_error *err);
 
+/* cn_norm_apply_samples: normalise n samples x (n, c, h, w) in place (e.g. a
+ * mini-batch after augmentation). CN_ERR_SHAPE if (c, h, w) differ from the
+ * fitted ones, CN_ERR_ARG for NULL arguments, CN_ERR_NOMEM. */
+cn_status cn_norm_apply_samples(const cn_norm *norm, cn_real *x, size_t n, int c, int h,
+                                int w, cn_error *err);
+
 /* cn_norm_free: release the arrays and zero the struct. */
 void cn_norm_free(cn_norm *norm);
 

@@ -18,6 +18,7 @@
 #include "convnet/monitor.h"
 #include "convnet/optim.h"
 #include "convnet/schedule.h"
+#include "convnet/transform.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +48,23 @@ typedef struct cn_train_epoch {
 /* cn_train_epoch_fn: called after every epoch's metrics line; a non-zero return
  * stops the run like a cancellation (checkpoint, "cancelled"). */
 typedef int (*cn_train_epoch_fn)(void *ud, const cn_train_epoch *e);
+
+/* cn_train_step: what the trainer knows after each mini-batch step (given to the
+ * on_step callback, e.g. a progress bar). */
+typedef struct cn_train_step {
+    int epoch, epochs;          /* this epoch (from 1), the configured count */
+    int batch, batches;         /* this mini-batch of the epoch (from 1), per epoch */
+    uint64_t step;              /* steps taken so far, this one included */
+    double loss;                /* this mini-batch's loss (NaN when skipped) */
+    double lr;                  /* the learning rate the step used */
+    double epoch_loss;          /* mean training loss of the epoch's steps so far */
+    double epoch_acc;           /* accuracy over the epoch's training batches so far */
+    double images_per_s;        /* training images per second in this epoch so far */
+    double seconds;             /* seconds since this epoch began */
+} cn_train_step;
+
+/* cn_train_step_fn: called after every step (after its checkpoint, if any). */
+typedef void (*cn_train_step_fn)(void *ud, const cn_train_step *s);
 
 /* cn_train_config: everything cn_train reads. Start from cn_train_config_default. */
 typedef struct cn_train_config {
@@ -93,6 +111,19 @@ typedef struct cn_train_config {
                                NULL: weights files (cn_model_save_weights) */
     cn_train_epoch_fn on_epoch; /* NULL: none */
     void *on_epoch_ud;
+    cn_train_step_fn on_step;   /* NULL: none */
+    void *on_step_ud;
+    const cn_sample_transform *augment; /* NULL: none. Applied to every training
+                               sample as it is gathered (never to validation),
+                               with an RNG derived only from (seed, epoch, position
+                               in the epoch), so resumed runs are bit-identical;
+                               its output shape must be the input shape. The
+                               training set is then expected raw (pixels in
+                               [0, 1]) and augment_norm normalises each sample
+                               after augmentation */
+    const cn_norm *augment_norm; /* with augment: the normalisation applied after
+                               it (NULL: none); validation data is given already
+                               normalised, as without augment */
 } cn_train_config;
 
 /* cn_train_config_default: the defaults listed above. */
@@ -130,8 +161,10 @@ typedef struct cn_train_report {
  * gradients, forward in CN_TRAIN (dropout from stream 2), the NaN/Inf guard on
  * the loss, backward, the guard on the gradient norm, cn_optim_step with
  * cn_sched_lr (bracketed by the monitor's before / after), the EMA update,
- * cn_sched_step when the unit is per step, a checkpoint every checkpoint_every
- * steps, then the progress callback ("epoch E", batch done of total). After the
+ * cn_sched_step when the unit is per step, a line in run_dir/steps.csv
+ * ("step,epoch,loss,lr"), a checkpoint every checkpoint_every steps, on_step,
+ * then the progress callback ("epoch E", batch done of total). With augment,
+ * each gathered training sample is augmented first (see the field). After the
  * epoch: validation (CN_EVAL) accuracy and mean loss (and of the EMA weights),
  * the per-epoch schedule step (plateau: cn_sched_step_metric with the validation
  * loss, or accuracy in max mode; the training loss without val), one line
@@ -143,7 +176,8 @@ typedef struct cn_train_report {
  * order and running sums, the best accuracy and the patience counter, and the
  * EMA weights; the run then goes on from the next step exactly as the
  * uninterrupted run would have (bit-identical parameters with the same thread
- * count). metrics.jsonl is appended to. A checkpoint whose data or configuration
+ * count). metrics.jsonl and steps.csv are trimmed to what the checkpoint
+ * covers and appended to. A checkpoint whose data or configuration
  * fingerprint differs is refused (CN_ERR_ARG with both fingerprints in hex)
  * unless cfg->force_resume.
  * The NaN / Inf guard names the step and the first node (in forward order) whose

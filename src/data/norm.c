@@ -135,19 +135,19 @@ cn_status cn_norm_fit(const cn_dataset *train, cn_norm_mode mode, cn_norm *out, 
     return CN_OK;
 }
 
-cn_status cn_norm_apply(const cn_norm *norm, cn_dataset *ds, cn_error *err) {
-    if (!norm || !ds) return cn_error_set(err, CN_ERR_ARG, "cn_norm_apply: NULL argument");
-    if (ds->c != norm->c || ds->h != norm->h || ds->w != norm->w)
+cn_status cn_norm_apply_samples(const cn_norm *norm, cn_real *x, size_t n, int c, int h,
+                                int w, cn_error *err) {
+    if (!norm || (!x && n > 0))
+        return cn_error_set(err, CN_ERR_ARG, "cn_norm_apply: NULL argument");
+    if (c != norm->c || h != norm->h || w != norm->w)
         return cn_error_set(err, CN_ERR_SHAPE,
                             "cn_norm_apply: images are (%d, %d, %d) but the statistics were "
-                            "fitted on (%d, %d, %d)", ds->c, ds->h, ds->w, norm->c, norm->h,
-                            norm->w);
+                            "fitted on (%d, %d, %d)", c, h, w, norm->c, norm->h, norm->w);
     if (norm->mode == CN_NORM_NONE) return CN_OK;
     if ((int)norm->mode < 0 || norm->mode >= CN_NORM_MODE_COUNT)
         return cn_error_set(err, CN_ERR_ARG, "cn_norm_apply: bad mode %d", (int)norm->mode);
-    const size_t hw = (size_t)ds->h * (size_t)ds->w;
-    const size_t d = (size_t)ds->c * hw;
-    const size_t n = (size_t)ds->n;
+    const size_t hw = (size_t)h * (size_t)w;
+    const size_t d = (size_t)c * hw;
     cn_real *shift = cn_malloc(d * sizeof *shift); // (c, h, w) subtracted
     cn_real *scale = cn_malloc(d * sizeof *scale); // (c, h, w) then multiplied
     if (!shift || !scale) {
@@ -174,9 +174,14 @@ cn_status cn_norm_apply(const cn_norm *norm, cn_dataset *ds, cn_error *err) {
             break;
         }
     }
-    cn_real *x = ds->images->data; // (n, d)
-    for (size_t i = 0; i < n; i++) shift_scale(x + i * d, shift, scale, d);
+    for (size_t i = 0; i < n; i++) shift_scale(x + i * d, shift, scale, d); // x (n, d)
     cn_free(shift);
     cn_free(scale);
     return CN_OK;
+}
+
+cn_status cn_norm_apply(const cn_norm *norm, cn_dataset *ds, cn_error *err) {
+    if (!norm || !ds) return cn_error_set(err, CN_ERR_ARG, "cn_norm_apply: NULL argument");
+    return cn_norm_apply_samples(norm, ds->images ? ds->images->data : NULL, (size_t)ds->n,
+                                 ds->c, ds->h, ds->w, err);
 }

@@ -63,6 +63,10 @@ typedef struct trainer {
     double sums[S_COUNT];
     int resume_batch;               /* first batch of the resumed epoch, or -1 */
     FILE *metrics;
+    FILE *steps;                    /* run_dir/steps.csv */
+    cn_real *aug;                   /* (c, h, w) augmentation scratch */
+    int c, h, w;                    /* training image shape */
+    double epoch_t0;                /* when this epoch (or its resumed part) began */
     char path[TR_PATH_MAX];
 } trainer;
 
@@ -72,32 +76,6 @@ static cn_status run_path(trainer *t, const char *name, cn_error *err)
     if (k < 0 || (size_t)k >= sizeof t->path)
         return cn_error_set(err, CN_ERR_ARG, "train: run_dir '%s': path too long",
                             t->cfg->run_dir);
-    return CN_OK;
-}
-
-static cn_status check_config(const cn_train_config *c, cn_error *err)
-{
-    if (c->epochs < 1)
-        return cn_error_set(err, CN_ERR_ARG, "train: epochs = %d: must be >= 1", c->epochs);
-    if (c->batch < 1)
-        return cn_error_set(err, CN_ERR_ARG, "train: batch = %d: must be >= 1", c->batch);
-    if (c->patience < 0)
-        return cn_error_set(err, CN_ERR_ARG, "train: patience = %d: must be >= 0",
-                            c->patience);
-    if (c->checkpoint_every < 0)
-        return cn_error_set(err, CN_ERR_ARG, "train: checkpoint_every = %d: must be >= 0",
-                            c->checkpoint_every);
-    if ((int)c->nan_policy < 0 || c->nan_policy >= CN_NAN_POLICY_COUNT)
-        return cn_error_set(err, CN_ERR_ARG, "train: nan_policy = %d: unknown",
-                            (int)c->nan_policy);
-    if (c->threads < 0)
-        return cn_error_set(err, CN_ERR_ARG, "train: threads = %d: must be >= 0", c->threads);
-    if (!(c->ema_decay >= 0 && c->ema_decay < 1))
-        return cn_error_set(err, CN_ERR_ARG, "train: ema_decay = %g: must be in [0, 1)",
-                            c->ema_decay);
-    if ((int)c->sched.unit < 0 || c->sched.unit >= CN_SCHED_UNIT_COUNT)
-        return cn_error_set(err, CN_ERR_ARG, "train: schedule unit = %d: unknown",
-                            (int)c->sched.unit);
     return CN_OK;
 }
 
@@ -341,6 +319,9 @@ static cn_status train_step(trainer *t, const cn_dataset *train, int e, int bi, 
     double loss = 0, gn = 0;
     int skip = 0;
     cn_status st;
+    if (cfg->augment && (st = cn_train_augment_batch(cfg, t->x, nb, t->c, t->h, t->w, e, from,
+                                                     t->aug, err)) != CN_OK)
+        return st;
     cn_zero_grad(t->m);
     st = cn_model_forward(t->m, nb, t->x, &tg, CN_TRAIN, &t->drop_rng, &loss, err);
     if (st != CN_OK) return st;
@@ -386,9 +367,20 @@ static cn_status train_step(trainer *t, const cn_dataset *train, int e, int bi, 
     t->step++;
     rep->steps = t->step;
     rep->skipped_steps = (uint64_t)t->sums[S_SKIPPED];
-    if (cfg->checkpoint_every > 0 && t->step % (uint64_t)cfg->checkpoint_every == 0 &&
-        (st = save_checkpoint(t, err)) != CN_OK)
-        return st;
+    cn_train_steps_write(t->steps, t->step, e, skip ? NAN : loss, lr);
+    if (cfg->checkpoint_every > 0 && t->step % (uint64_t)cfg->checkpoint_every == 0) {
+        if (t->steps) fflush(t->steps); /* the log holds every step the checkpoint has */
+        if ((st = save_checkpoint(t, err)) != CN_OK) return st;
+    }
+    if (cfg->on_step) {
+        double secs = t->sums[S_SECONDS] + (cn_time_now() - t->epoch_t0), seen = t->sums[S_SEEN];
+        cn_train_step info = {.epoch = e, .epochs = cfg->epochs, .batch = bi + 1,
+                              .batches = n_batches, .step = t->step, .loss = skip ? NAN : loss,
+                              .lr = lr, .epoch_loss = seen > 0 ? t->sums[S_LOSS] / seen : NAN,
+                              .epoch_acc = seen > 0 ? t->sums[S_OK] / seen : NAN,
+                              .images_per_s = secs > 0 ? seen / secs : 0, .seconds = secs};
+        cfg->on_step(cfg->on_step_ud, &info);
+    }
     char stage[32];
     snprintf(stage, sizeof stage, "epoch %d", e);
     if (cn_progress_report(prog, stage, (size_t)bi + 1, (size_t)n_batches)) *stop = 1;
@@ -497,6 +489,7 @@ static cn_status train_loop(trainer *t, const cn_dataset *train, const cn_datase
     cn_status st;
     for (int e = (int)t->epoch + 1; e <= cfg->epochs; e++) {
         double t0 = cn_time_now();
+        t->epoch_t0 = t0;
         int b0 = 0;
         if (t->resume_batch >= 0) {
             b0 = t->resume_batch; /* order and sums came from the checkpoint */
@@ -602,7 +595,7 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
     rep->final_loss = NAN;
     rep->ema_val_acc = NAN;
     if (!m || !train || !cfg) return cn_error_set(err, CN_ERR_ARG, "train: NULL argument");
-    cn_status st = check_config(cfg, err);
+    cn_status st = cn_train_check_config(cfg, err);
     if (st != CN_OK) return st;
     trainer t;
     memset(&t, 0, sizeof t);
@@ -627,6 +620,10 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
                             "training images (%d, %d, %d)", val->c, val->h, val->w, train->c,
                             train->h, train->w);
     t.sample = train->c * train->h * train->w;
+    t.c = train->c;
+    t.h = train->h;
+    t.w = train->w;
+    if ((st = cn_train_check_augment(cfg, t.c, t.h, t.w, err)) != CN_OK) return st;
     if ((st = cn_sched_init(&t.sched, &cfg->sched, err)) != CN_OK) return st;
     if (cfg->momentum_schedule && (st = cn_sched_init(&t.msched, &cfg->momentum_sched, err)) !=
                                       CN_OK)
@@ -643,7 +640,9 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
     t.labels = cn_malloc((size_t)cfg->batch * sizeof(int));         // (batch)
     t.order = cn_malloc((size_t)train->n * sizeof(int));             // (n)
     if (cfg->ema_decay > 0) t.ema = cn_malloc((ps->count ? ps->count : 1) * sizeof(cn_real));
-    if (!t.x || !t.labels || !t.order || (cfg->ema_decay > 0 && !t.ema)) {
+    if (cfg->augment) t.aug = cn_malloc((size_t)t.sample * sizeof(cn_real)); // (c, h, w)
+    if (!t.x || !t.labels || !t.order || (cfg->ema_decay > 0 && !t.ema) ||
+        (cfg->augment && !t.aug)) {
         st = cn_error_set(err, CN_ERR_NOMEM, "train: out of memory for a batch of %d",
                           cfg->batch);
         goto done;
@@ -673,11 +672,17 @@ cn_status cn_train(cn_model *m, const cn_dataset *train, const cn_dataset *val,
             goto done;
         }
     }
+    if ((st = cn_train_steps_open(cfg->run_dir, cfg->resume != NULL, t.step, &t.steps, err)) !=
+        CN_OK)
+        goto done;
     st = train_loop(&t, train, val, rep, prog, err);
 done:
     if (t.metrics && fclose(t.metrics) != 0 && st == CN_OK)
         st = cn_error_set(err, CN_ERR_IO, "train: %s/metrics.jsonl: close failed",
                           cfg->run_dir);
+    cn_status sc = cn_train_steps_close(t.steps, cfg->run_dir, st == CN_OK ? err : NULL);
+    if (st == CN_OK) st = sc;
+    cn_free(t.aug);
     rep->snapshots = (int)t.sums[S_SNAPSHOTS];
     cn_monitor_free(t.mon);
     cn_optim_free(t.opt);
