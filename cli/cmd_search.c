@@ -373,6 +373,12 @@ static int search_run(const search_cli *s, const cli_train_cfg *base, const cn_s
         rc = cli_usage_error("search", "%s", err.msg);
         goto done;
     }
+    if (strcmp(base->augment, "none") != 0 && base->augment[0]) {
+        rc = cli_usage_error("search", "--augment: search trials train without augmentation "
+                                       "(short trials rank hyperparameters); give it to "
+                                       "'convnet train' with the chosen configuration");
+        goto done;
+    }
     {
         /* the base configuration must be valid before any trial runs */
         cn_train_config tc;

@@ -49,7 +49,8 @@ void cmd_train_help(FILE *f)
             "'-' and '_' alike) and a line 'key = value' of a --config file; flags win over\n"
             "the file, the file over the defaults. The whole configuration is printed on\n"
             "stderr and kept as RUN_DIR/config.txt. Each epoch appends a line to\n"
-            "RUN_DIR/metrics.jsonl; RUN_DIR also gets checkpoint.safetensors (+ .prev),\n"
+            "RUN_DIR/metrics.jsonl, each step one to RUN_DIR/steps.csv (step, epoch,\n"
+            "loss, lr); RUN_DIR also gets checkpoint.safetensors (+ .prev),\n"
             "best.safetensors (best validation accuracy) and model.safetensors (the last\n"
             "weights): model files that `convnet eval` reads alone.\n"
             "\n"
@@ -315,6 +316,29 @@ static int write_model_text(const char *text, const char *dir)
     return CLI_EXIT_OK;
 }
 
+/* Parse the augmentation spec, fit its lighting statistics on the raw training
+ * split when it has a lighting step, and bind the training image shape. */
+static int setup_augment(const char *spec, const cn_dataset *train, cn_augment *a,
+                         cn_sample_transform *tf)
+{
+    cn_error err;
+    cn_error_clear(&err);
+    if (cn_augment_parse(spec, a, &err) != CN_OK)
+        return cli_usage_error("train", "--augment: %s", err.msg);
+    if (cn_augment_needs_lighting(a) &&
+        cn_augment_fit_lighting(a, cn_dataset_flat(train), train->n, train->c, train->h,
+                                train->w, &err) != CN_OK)
+        return cli_lib_error("train", &err);
+    if (cn_augment_transform(a, train->c, train->h, train->w, tf, &err) != CN_OK)
+        return cli_usage_error("train", "--augment %s on (%d, %d, %d) images: %s", spec,
+                               train->c, train->h, train->w, err.msg);
+    if (tf->oh != train->h || tf->ow != train->w)
+        return cli_usage_error("train", "--augment %s turns (%d, %d) images into (%d, %d); "
+                               "training needs the input size kept (e.g. crop=%dx%d:PAD)",
+                               spec, train->h, train->w, tf->oh, tf->ow, train->h, train->w);
+    return CLI_EXIT_OK;
+}
+
 static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p, cli_out *out)
 {
     cn_error err;
@@ -327,6 +351,8 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     cn_norm norm;
     memset(&norm, 0, sizeof norm);
     cn_norm_mode mode = CN_NORM_NONE;
+    cn_augment aug;
+    cn_sample_transform aug_tf;
     cn_model *m = NULL;
     char *text = NULL; /* a model file's network as built (model.cnm of the run) */
     cn_train_config tc;
@@ -343,10 +369,15 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
         rc = cli_usage_error("train", "%s", msg);
         goto done;
     }
+    /* with augmentation the training split stays raw: the trainer augments each
+     * batch and normalises it after (colour steps need pixels in [0, 1]) */
+    int augmenting = strcmp(c->augment, "none") != 0 && c->augment[0] && !t->sanity;
+    if (augmenting && (rc = setup_augment(c->augment, d.train, &aug, &aug_tf)) != CLI_EXIT_OK)
+        goto done;
     cli_progress_stage(p, "normalising (%s), statistics from the %d training-split images",
                        cn_norm_mode_name(mode), d.train->n);
     if (cn_norm_fit(d.train, mode, &norm, &err) != CN_OK ||
-        cn_norm_apply(&norm, d.train, &err) != CN_OK ||
+        (!augmenting && cn_norm_apply(&norm, d.train, &err) != CN_OK) ||
         (d.val && cn_norm_apply(&norm, d.val, &err) != CN_OK)) {
         rc = cli_lib_error("train", &err);
         goto done;
@@ -408,6 +439,10 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     if (text) tc.config_fingerprint = cn_fingerprint64(text, strlen(text), tc.config_fingerprint);
     tc.resume = t->resume ? ckpt : NULL;
     tc.force_resume = t->force;
+    if (augmenting) {
+        tc.augment = &aug_tf;
+        tc.augment_norm = &norm;
+    }
     char desc[512];
     if (c->model_file[0])
         snprintf(desc, sizeof desc, "%s%s%s", c->model_file, c->params[0] ? " " : "", c->params);

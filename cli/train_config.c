@@ -56,6 +56,8 @@ static const tc_key KEYS[] = {
      "seed of the split, initialisation, shuffling and dropout"},
     {"norm", TC_STR, OFF(norm), 0, 0, "none|mean-image|channel|pixel", "channel", 1,
      "normalisation fitted on the training split"},
+    {"augment", TC_STR, OFF(augment), 0, 0, NULL, "none", 1,
+     "training augmentation (docs/data/augment.md), e.g. hflip,crop=28:2 (none: off)"},
     {"optimizer", TC_STR, OFF(optimizer), 0, 0,
      "sgd|momentum|nesterov|adagrad|adadelta|rmsprop|adam|adamw", "momentum", 1, "optimiser"},
     {"lr", TC_REAL, OFF(lr), 0, BIG, NULL, "0.01", 1, "base learning rate"},

@@ -26,6 +26,7 @@ typedef struct cli_train_cfg {
     int epochs, batch, val, train_limit, test_limit;
     long long seed;
     char norm[CLI_TC_STR];
+    char augment[CLI_TC_STR];         /* training augmentation spec, "none": off */
     char optimizer[CLI_TC_STR];
     double lr, momentum, beta1, beta2, weight_decay, l1, max_norm, clip_norm, clip_value;
     char schedule[CLI_TC_STR], unit[CLI_TC_STR], milestones[CLI_TC_STR];

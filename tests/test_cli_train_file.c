@@ -5,8 +5,8 @@
  * .safetensors; kill -9 + --resume (after the .cnm was deleted) ends with the
  * same model file as an uninterrupted run; configuration errors (a wrong input
  * shape or class count, an unknown param with the nearest one, built-in model
- * keys, --params for a built-in model, --sanity) exit 2 with a message saying
- * how to fix it. */
+ * keys, --params for a built-in model, --sanity, an --augment spec that is
+ * wrong or changes the image size) exit 2 with a message saying how to fix it. */
 #include <criterion/criterion.h>
 
 #include <jansson.h>
@@ -229,4 +229,8 @@ Test(cli_train_file, configuration_errors)
     expect_usage((const char *[]){"softmax", "--params", "a=1", NULL}, "only model files");
     expect_usage((const char *[]){g_cnm, "--sanity", NULL}, "built-in models");
     expect_usage((const char *[]){"tinyres", NULL}, "model file");
+    expect_usage((const char *[]){g_cnm, "--augment", "hflip,crp=28", NULL},
+                 "did you mean 'crop'");
+    expect_usage((const char *[]){g_cnm, "--augment", "crop=20", NULL},
+                 "training needs the input size kept");
 }
