@@ -138,7 +138,9 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: tests
-	@CONVNET_BIN=$(abspath $(CLI_BIN)) tests/run.sh $(BUILD)/tests
+	@mkdir -p $(BUILD)/artifacts
+	@CONVNET_BIN=$(abspath $(CLI_BIN)) CN_TEST_ARTIFACTS=$(abspath $(BUILD)/artifacts) \
+	    tests/run.sh $(BUILD)/tests
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 test-run

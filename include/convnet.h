@@ -62,6 +62,8 @@
 #include "convnet/builtin.h"
 #include "convnet/modelfile.h"
 #include "convnet/monitor.h"
+#include "convnet/plot.h"
+#include "convnet/report.h"
 #include "convnet/sanity.h"
 #include "convnet/search.h"
 #include "convnet/model_text.h"

@@ -25,6 +25,13 @@ cn_status cn_png_write_grid(const char *path, const cn_real *images, int n, int 
                             int w, int ncols, int pad, int upscale, cn_png_scale scale,
                             cn_error *err);
 
+/* cn_png_encode: encode pix (h, w, c) 8-bit samples (c = 1 grey, 3 RGB, 4 RGBA),
+ * rows back to back, as a PNG into a new buffer *out (cn_free) of *len bytes.
+ * Deterministic (same pixels, same bytes). CN_ERR_ARG for NULL arguments or sizes
+ * outside 1..16384 a side, CN_ERR_NOMEM. */
+cn_status cn_png_encode(const uint8_t *pix, int w, int h, int c, uint8_t **out, size_t *len,
+                        cn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

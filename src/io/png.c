@@ -169,3 +169,24 @@ cn_status cn_png_write_grid(const char *path, const cn_real *images, int n, int 
     cn_free(b.data);
     return st;
 }
+
+cn_status cn_png_encode(const uint8_t *pix, int w, int h, int c, uint8_t **out, size_t *len,
+                        cn_error *err)
+{
+    if (out) *out = NULL;
+    if (len) *len = 0;
+    if (!pix || !out || !len) return cn_error_set(err, CN_ERR_ARG, "png encode: NULL argument");
+    if (w < 1 || h < 1 || w > PNG_MAX_SIDE || h > PNG_MAX_SIDE || (c != 1 && c != 3 && c != 4))
+        return cn_error_set(err, CN_ERR_ARG,
+                            "png encode: bad sizes w=%d h=%d c=%d (need 1..%d a side, c = 1, "
+                            "3 or 4)", w, h, c, PNG_MAX_SIDE);
+    png_buf b = {0};
+    int ok = stbi_write_png_to_func(png_buf_write, &b, w, h, c, pix, w * c);
+    if (!ok || b.failed) {
+        cn_free(b.data);
+        return cn_error_set(err, CN_ERR_NOMEM, "png encode: out of memory");
+    }
+    *out = b.data;
+    *len = b.len;
+    return CN_OK;
+}
