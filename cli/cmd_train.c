@@ -22,6 +22,7 @@
 #include "load.h"
 #include "output.h"
 #include "progress.h"
+#include "report_run.h"
 #include "train_config.h"
 
 #define TR_PATH 4096
@@ -316,6 +317,16 @@ static int write_model_text(const char *text, const char *dir)
     return CLI_EXIT_OK;
 }
 
+/* The trainer's progress callback: non-zero once SIGINT / SIGTERM arrived. */
+static int stop_requested(void *ctx, const char *stage, size_t done, size_t total)
+{
+    (void)ctx;
+    (void)stage;
+    (void)done;
+    (void)total;
+    return cli_interrupted();
+}
+
 /* Parse the augmentation spec, fit its lighting statistics on the raw training
  * split when it has a lighting step, and bind the training image shape. */
 static int setup_augment(const char *spec, const cn_dataset *train, cn_augment *a,
@@ -454,7 +465,11 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
                        t->resume ? "resuming" : "training", desc, ps->count, d.train->n,
                        d.val ? d.val->n : 0, c->epochs, c->batch);
     cn_train_report rep;
-    cn_progress prog = cli_progress_begin(p, "training");
+    /* the bar (or plain lines) comes from on_step; the progress callback only
+     * carries Ctrl-C / SIGTERM into the trainer */
+    tc.on_step = cli_progress_step;
+    tc.on_step_ud = p;
+    cn_progress prog = {stop_requested, NULL};
     double t0 = cn_time_now();
     cn_status st = cn_train(m, d.train, d.val, &tc, &rep, &prog, &err);
     double secs = cn_time_now() - t0;
@@ -506,6 +521,12 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
                  CLI_FMT_ACC);
     cli_out_int(out, "test_size", "test images", d.test ? d.test->n : 0);
     cli_out_int(out, "threads", NULL, cn_get_num_threads());
+    /* the report reads the run folder's files and the raw test split (the model
+     * file normalises a copy) */
+    if ((rc = cli_report_after_train(dir, d.test, p)) != CLI_EXIT_OK) goto done;
+    char html[TR_PATH];
+    if (path_join(html, dir, "report.html") != 0) html[0] = '\0';
+    cli_out_str(out, "report", "report", html);
 done:
     cn_free(text);
     cn_model_free(m);

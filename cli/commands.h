@@ -40,4 +40,19 @@ void cmd_summary_help(FILE *f);
 int cmd_bench(int argc, char **argv);
 void cmd_bench_help(FILE *f);
 
+/* convnet predict: top-k classes of images or dataset records under a model file
+ * (cli/cmd_predict.c). */
+int cmd_predict(int argc, char **argv);
+void cmd_predict_help(FILE *f);
+
+/* convnet gradcheck: per-parameter gradient check of a network on random data
+ * (cli/cmd_gradcheck.c). */
+int cmd_gradcheck(int argc, char **argv);
+void cmd_gradcheck_help(FILE *f);
+
+/* convnet report: the training report of a run folder: report.html + figure PNGs
+ * (cli/cmd_report.c). */
+int cmd_report(int argc, char **argv);
+void cmd_report_help(FILE *f);
+
 #endif /* CONVNET_CLI_COMMANDS_H */

@@ -37,12 +37,19 @@ static const command COMMANDS[] = {
      "fields", cmd_summary, cmd_summary_help},
     {"bench", "time training or inference of a network on random data; --profile: per op",
      cmd_bench, cmd_bench_help},
+    {"predict", "top-k classes with probabilities of PNG/JPEG images or dataset records",
+     cmd_predict, cmd_predict_help},
+    {"gradcheck", "check a network's gradients against centred differences, per parameter",
+     cmd_gradcheck, cmd_gradcheck_help},
+    {"report", "training report of a run folder: report.html and figure PNGs",
+     cmd_report, cmd_report_help},
 };
 #define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
 static const char *const ALL_NAMES[] = {"knn",   "linear", "augment", "train",
                                         "search", "eval",   "help",    "version",
-                                        "summary", "bench"};
+                                        "summary", "bench", "predict", "gradcheck",
+                                        "report"};
 
 static void usage(FILE *f)
 {
