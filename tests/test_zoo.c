@@ -67,6 +67,7 @@ static const zoo_case ZOO[] = {
     {"mlp", 28, "", 0},
     {"three-layer-convnet", 28, "", 0},
     {"lenet5", 28, "", 0},
+    {"fmnist-cnn", 28, "", 0},
     {"alexnet", 64, "hidden=256", 0},
     {"vgg11", 32, "hidden=256", 0},
     {"vgg11_bn", 32, "hidden=256", 0},
