@@ -56,9 +56,9 @@ static void usage(FILE *f)
     fprintf(f, "convnet %s: image classification from raw pixels, in C.\n\n", CN_VERSION);
     fprintf(f, "Usage: convnet COMMAND [FLAGS]\n\nCommands:\n");
     for (int i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fprintf(f, "  %-9s %s\n", "help", "list the commands; `convnet help COMMAND` lists its flags");
-    fprintf(f, "  %-9s %s\n", "version", "print the version and the build configuration");
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "list the commands; `convnet help COMMAND` lists its flags");
+    fprintf(f, "  %-10s %s\n", "version", "print the version and the build configuration");
     fprintf(f, "\nResults go to stdout (--json: one JSON object); progress and errors to "
                "stderr.\n");
     fprintf(f, "Exit status: 0 success, 1 runtime error (I/O, bad data, numeric), 2 usage "
