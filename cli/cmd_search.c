@@ -85,8 +85,9 @@ void cmd_search_help(FILE *f)
             "Trial i (from 0) uses seed + i for initialisation, shuffling and dropout; the\n"
             "sampler draws from its own generator seeded with --seed, which also draws the\n"
             "validation split. Configuration keys (as in `convnet train`; --epochs and --out\n"
-            "are the options above):\n");
-    cli_tc_help(f);
+            "are the options above; trials train without --augment):\n");
+    static const char *const own[] = {"epochs", "out", "augment"};
+    cli_tc_help(f, own, 3);
     fprintf(f,
             "\n"
             "Exit status: 0 done, 1 runtime error or every trial diverged, 2 usage error,\n"

@@ -67,7 +67,7 @@ void cmd_train_help(FILE *f)
             "  --quiet              no progress on stderr\n"
             "\n"
             "Configuration keys:\n");
-    cli_tc_help(f);
+    cli_tc_help(f, NULL, 0);
     fprintf(f,
             "\n"
             "Exit status: 0 done, 1 runtime error (including a NaN/Inf stop), 2 usage\n"

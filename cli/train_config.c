@@ -569,10 +569,11 @@ int cli_tc_finish(const cli_train_cfg *c, int in_c, int in_h, int in_w, int clas
     return 0;
 }
 
-void cli_tc_help(FILE *f)
+void cli_tc_help(FILE *f, const char *const *skip, int n_skip)
 {
     for (int k = 0; k < NKEYS; k++) {
         const tc_key *K = &KEYS[k];
+        if (in_list(K->name, skip, n_skip)) continue;
         char name[40];
         snprintf(name, sizeof name, "--%s", K->name);
         for (char *p = name + 2; *p; p++)

@@ -101,7 +101,8 @@ int cli_tc_finish(const cli_train_cfg *c, int in_c, int in_h, int in_w, int clas
 cn_model *cli_tc_build(const cli_train_cfg *c, const cn_builtin_spec *spec, char **text,
                        int *usage, char *msg, size_t cap);
 
-/* cli_tc_help: one line per key (name, default, meaning) to f. */
-void cli_tc_help(FILE *f);
+/* cli_tc_help: one line per key (name, default, meaning) to f, leaving out the
+ * n_skip keys named in skip (a command's own options of the same name). */
+void cli_tc_help(FILE *f, const char *const *skip, int n_skip);
 
 #endif /* CONVNET_CLI_TRAIN_CONFIG_H */
