@@ -16,12 +16,14 @@
 #include "load.h"
 #include "output.h"
 
-#define SUM_NFLAGS 4
+#define SUM_NFLAGS 5
+#define SUM_MAX_PARAMS 32
 #define SUM_MB (1024.0 * 1024.0)
 
 typedef struct sum_cfg {
     const char *model;
     const char *input;
+    const char *params;
     int classes, json;
 } sum_cfg;
 
@@ -32,6 +34,8 @@ static int sum_flags(cli_flag *f, sum_cfg *c)
          "the model's default (1x28x28)", 0, 0, 0, NULL, &c->input, 0},
         {"classes", CLI_FLAG_INT, "N", "number of classes (built-in models only)",
          "the model's default (10)", 2, 1e6, 0, NULL, &c->classes, 0},
+        {"params", CLI_FLAG_STRING, "LIST", "model text file (.cnm) params NAME=VALUE,...",
+         "none", 0, 0, 0, NULL, &c->params, 0},
         {"json", CLI_FLAG_BOOL, "", "print one JSON object on stdout instead of the table",
          "off", 0, 0, 0, NULL, &c->json, 0},
         {"help", CLI_FLAG_BOOL, "", "show this help", NULL, 0, 0, 0, NULL, NULL, 0},
@@ -62,7 +66,8 @@ void cmd_summary_help(FILE *f)
     fprintf(f, "\nExamples:\n"
                "  convnet summary three-layer-convnet\n"
                "  convnet summary three-layer-convnet --input 3x32x32 --classes 100 --json\n"
-               "  convnet summary runs/a/best.safetensors\n");
+               "  convnet summary runs/a/best.safetensors\n"
+               "  convnet summary models/fmnist-cnn.cnm --params width=64,hidden=256\n");
 }
 
 /* ends_with: 1 when s ends with suffix. */
@@ -83,6 +88,9 @@ static int load_model(const sum_cfg *c, cn_model **m)
     if (is_file && (c->input || c->classes))
         return cli_usage_error("summary", "--input and --classes apply to built-in models only, "
                                           "not to the file %s", c->model);
+    if (c->params && !ends_with(c->model, ".cnm"))
+        return cli_usage_error("summary", "--params applies to model text files (.cnm) only, "
+                                          "not to %s", c->model);
     if (ends_with(c->model, ".safetensors")) {
         cn_model_info info;
         memset(&info, 0, sizeof info);
@@ -92,7 +100,25 @@ static int load_model(const sum_cfg *c, cn_model **m)
         return CLI_EXIT_OK;
     }
     if (ends_with(c->model, ".cnm")) {
-        *m = cn_model_load_text(c->model, NULL, &err);
+        /* --params "a=1,b=2": one override per comma-separated word */
+        char buf[1024];
+        const char *ov[SUM_MAX_PARAMS];
+        int n = 0;
+        if (c->params && snprintf(buf, sizeof buf, "%s", c->params) >= (int)sizeof buf)
+            return cli_usage_error("summary", "--params: longer than %zu bytes", sizeof buf - 1);
+        for (char *p = c->params ? buf : NULL, *q; p && *p; p = q) {
+            q = strchr(p, ',');
+            if (q) *q++ = '\0';
+            else q = p + strlen(p);
+            if (n == SUM_MAX_PARAMS)
+                return cli_usage_error("summary", "--params: more than %d values",
+                                       SUM_MAX_PARAMS);
+            ov[n++] = p;
+        }
+        cn_model_text_opts o = {.overrides = ov, .n_overrides = n};
+        *m = cn_model_load_text(c->model, &o, &err);
+        if (!*m && err.code == CN_ERR_ARG && n > 0) /* an override that does not fit */
+            return cli_usage_error("summary", "%s", err.msg);
         if (!*m) return cli_lib_error("summary", &err);
     } else {
         cn_builtin_spec s;

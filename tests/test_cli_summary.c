@@ -110,6 +110,30 @@ Test(cli_summary, table_and_options)
     tst_cli_free(&r);
 }
 
+Test(cli_summary, cnm_params)
+{
+    tst_cli_bin_or_skip();
+    const char *a1[] = {"summary", "models/fmnist-cnn.cnm", "--params", "width=64,hidden=256",
+                        "--json", NULL};
+    tst_run r = tst_cli_run(a1);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    json_t *j = tst_cli_json(&r);
+    /* conv 64*9, bn 2*64, conv 128*64*9, bn 2*128, linear 128*7*7*256+256, 256*10+10 */
+    cr_assert_eq(jint(j, "params"), 576 + 128 + 73728 + 256 + 1605888 + 2570);
+    json_decref(j);
+    tst_cli_free(&r);
+    const char *a2[] = {"summary", "models/fmnist-cnn.cnm", "--params", "widht=3", NULL};
+    r = tst_cli_run(a2);
+    cr_assert_eq(r.status, 2, "status %d", r.status);
+    cr_assert(strstr(r.err, "did you mean 'width'"), "%s", r.err);
+    tst_cli_free(&r);
+    const char *a3[] = {"summary", "two-layer", "--params", "a=1", NULL};
+    r = tst_cli_run(a3);
+    cr_assert_eq(r.status, 2, "status %d", r.status);
+    cr_assert(strstr(r.err, ".cnm) only"), "%s", r.err);
+    tst_cli_free(&r);
+}
+
 Test(cli_summary, model_file)
 {
     tst_cli_bin_or_skip();
