@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convnet/core.h"
+
 static void vreport(const char *command, const char *fmt, va_list ap)
 {
     fputs("convnet: ", stderr);
@@ -355,4 +357,25 @@ void cli_args_help(FILE *f, const cli_flag *flags, int nflags)
         }
         fputc('\n', f);
     }
+}
+
+int cli_args_parse_words(cli_flag *flags, int nflags, int argc, char **argv, const char *command,
+                         int *want_help, const char ***pos, int *npos)
+{
+    *pos = NULL;
+    *npos = 0;
+    *want_help = 0;
+    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);        // (argc) flags
+    const char **w = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *w);    // (argc) words
+    if (!fl || !w) {
+        cn_free(fl);
+        cn_free(w);
+        return cli_runtime_error(command, "out of memory");
+    }
+    int nfl = 0;
+    cli_args_split(flags, nflags, argc, argv, fl, &nfl, w, npos);
+    int rc = cli_args_parse(flags, nflags, nfl, fl, command, want_help);
+    cn_free(fl);
+    *pos = w;
+    return rc;
 }

@@ -72,6 +72,14 @@ int cli_args_parse(cli_flag *flags, int nflags, int argc, char **argv, const cha
 void cli_args_split(cli_flag *flags, int nflags, int argc, char **argv, char **fl, int *nfl,
                     const char **pos, int *npos);
 
+/* cli_args_parse_words: cli_args_split then cli_args_parse of the flag words: the
+ * other words are returned in *pos (argv's strings; the array is cn_calloc'd, the
+ * caller frees it with cn_free, also on error) and counted in *npos. Returns
+ * CLI_EXIT_OK, CLI_EXIT_USAGE (message printed) or CLI_EXIT_RUNTIME (out of
+ * memory; *pos NULL). */
+int cli_args_parse_words(cli_flag *flags, int nflags, int argc, char **argv, const char *command,
+                         int *want_help, const char ***pos, int *npos);
+
 /* cli_args_find: the flag called name in flags, or NULL. */
 cli_flag *cli_args_find(cli_flag *flags, int nflags, const char *name);
 

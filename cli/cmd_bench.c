@@ -328,21 +328,13 @@ int cmd_bench(int argc, char **argv)
     c.warmup = 3;
     cli_flag flags[BN_NFLAGS];
     int nflags = bench_flags(flags, &c);
-    char **fl = calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);       // (argc) flags
-    const char **pos = calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos); // (argc) words
-    if (!fl || !pos) {
-        free(fl);
-        free(pos);
-        return cli_runtime_error("bench", "out of memory");
-    }
-    int nfl = 0, npos = 0, help = 0;
-    cli_args_split(flags, nflags, argc, argv, fl, &nfl, pos, &npos);
-    int rc = cli_args_parse(flags, nflags, nfl, fl, "bench", &help);
+    const char **pos = NULL;
+    int npos = 0, help = 0;
+    int rc = cli_args_parse_words(flags, nflags, argc, argv, "bench", &help, &pos, &npos);
     if (rc == 0 && !help && npos > 1)
         rc = cli_usage_error("bench", "one MODEL expected, got '%s' and '%s'", pos[0], pos[1]);
     c.model = npos > 0 ? pos[0] : NULL;
-    free(fl);
-    free(pos);
+    cn_free(pos);
     if (rc != 0) return rc;
     if (help) {
         cmd_bench_help(stdout);

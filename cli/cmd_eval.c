@@ -126,36 +126,9 @@ static int load_models(const eval_cfg *c, eval_member *mem, cli_progress *p)
 static int load_split(const eval_cfg *c, const cn_builtin_spec *s, cli_progress *p,
                       cn_dataset **out)
 {
-    cn_error err;
-    cn_error_clear(&err);
-    *out = NULL;
-    cn_load_opts lo;
-    cn_load_opts_default(&lo);
-    cn_data_format fmt = CN_DATA_AUTO;
-    if (cn_data_detect(c->data, &fmt, &err) != CN_OK) return cli_lib_error("eval", &err);
-    lo.format = fmt;
-    lo.image.height = s->h;
-    lo.image.width = s->w;
-    if (s->c == 1 || s->c == 3) lo.image.channels = s->c;
-    cli_progress_stage(p, "loading the %s split of %s (%s)...", c->split, c->data,
-                       cn_data_format_name(fmt));
     cn_dataset *ds = NULL;
-    if (cn_dataset_load(c->data, c->split, &lo, &ds, &err) != CN_OK)
-        return cli_lib_error("eval", &err);
-    if (c->limit > 0 && c->limit < ds->n) {
-        int *idx = cn_malloc((size_t)c->limit * sizeof *idx); // (limit)
-        cn_dataset *sub = NULL;
-        if (!idx) {
-            cn_dataset_free(ds);
-            return cli_runtime_error("eval", "out of memory for %d indices", c->limit);
-        }
-        for (int i = 0; i < c->limit; i++) idx[i] = i;
-        cn_status st = cn_dataset_subset(ds, idx, c->limit, &sub, &err);
-        cn_free(idx);
-        cn_dataset_free(ds);
-        if (st != CN_OK) return cli_lib_error("eval", &err);
-        ds = sub;
-    }
+    int rc = cli_load_split_for("eval", c->data, c->split, s, c->limit, p, &ds);
+    if (rc != CLI_EXIT_OK) return rc;
     if (ds->c != s->c || ds->h != s->h || ds->w != s->w) {
         int rc = cli_runtime_error("eval", "%s: images are %dx%dx%d but %s takes %dx%dx%d",
                                    c->data, ds->c, ds->h, ds->w, c->models[0], s->c, s->h, s->w);
@@ -357,20 +330,12 @@ int cmd_eval(int argc, char **argv)
     cli_flag flags[EVAL_NFLAGS];
     eval_cfg_default(&c);
     int n = eval_flags(flags, &c);
-    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);       // (argc) flags
-    const char **pos = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos); // (argc) files
-    if (!fl || !pos) {
-        cn_free(fl);
-        cn_free(pos);
-        return cli_runtime_error("eval", "out of memory");
-    }
-    int nfl = 0, npos = 0, help = 0;
-    cli_args_split(flags, n, argc, argv, fl, &nfl, pos, &npos);
-    int rc = cli_args_parse(flags, n, nfl, fl, "eval", &help);
+    const char **pos = NULL;
+    int npos = 0, help = 0;
+    int rc = cli_args_parse_words(flags, n, argc, argv, "eval", &help, &pos, &npos);
     if (rc == CLI_EXIT_OK && !help && npos > EVAL_MAX_MODELS)
         rc = cli_usage_error("eval", "at most %d model files, got %d", EVAL_MAX_MODELS, npos);
     for (int i = 0; rc == CLI_EXIT_OK && i < npos; i++) c.models[c.n_models++] = pos[i];
-    cn_free(fl);
     cn_free(pos);
     if (rc != CLI_EXIT_OK) return rc;
     if (help) {

@@ -382,17 +382,9 @@ int cmd_predict(int argc, char **argv)
     cli_flag flags[PR_NFLAGS];
     pred_cfg_default(&c);
     int n = pred_flags(flags, &c);
-    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);       // (argc) flags
-    const char **pos = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos); // (argc) words
-    if (!fl || !pos) {
-        cn_free(fl);
-        cn_free(pos);
-        return cli_runtime_error("predict", "out of memory");
-    }
-    int nfl = 0, npos = 0, help = 0;
-    cli_args_split(flags, n, argc, argv, fl, &nfl, pos, &npos);
-    int rc = cli_args_parse(flags, n, nfl, fl, "predict", &help);
-    cn_free(fl);
+    const char **pos = NULL;
+    int npos = 0, help = 0;
+    int rc = cli_args_parse_words(flags, n, argc, argv, "predict", &help, &pos, &npos);
     if (rc == CLI_EXIT_OK && help) {
         cmd_predict_help(stdout);
         cn_free(pos);

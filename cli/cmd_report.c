@@ -134,35 +134,7 @@ static int model_shape(const report_cfg *c, cn_builtin_spec *spec)
 static int load_test(const report_cfg *c, const cn_builtin_spec *s, cli_progress *p,
                      cn_dataset **out)
 {
-    cn_error err;
-    cn_error_clear(&err);
-    *out = NULL;
-    cn_load_opts lo;
-    cn_load_opts_default(&lo);
-    cn_data_format fmt = CN_DATA_AUTO;
-    if (cn_data_detect(c->data, &fmt, &err) != CN_OK) return cli_lib_error("report", &err);
-    lo.format = fmt;
-    lo.image.height = s->h;
-    lo.image.width = s->w;
-    if (s->c == 1 || s->c == 3) lo.image.channels = s->c;
-    cli_progress_stage(p, "loading the test split of %s (%s)...", c->data,
-                       cn_data_format_name(fmt));
-    cn_dataset *ds = NULL;
-    if (cn_dataset_load(c->data, "test", &lo, &ds, &err) != CN_OK)
-        return cli_lib_error("report", &err);
-    if (c->test_limit > 0 && c->test_limit < ds->n) {
-        int *idx = cn_malloc((size_t)c->test_limit * sizeof *idx); // (test_limit)
-        cn_dataset *sub = NULL;
-        cn_status st = idx ? CN_OK : cn_error_set(&err, CN_ERR_NOMEM, "out of memory");
-        for (int i = 0; st == CN_OK && i < c->test_limit; i++) idx[i] = i;
-        if (st == CN_OK) st = cn_dataset_subset(ds, idx, c->test_limit, &sub, &err);
-        cn_free(idx);
-        cn_dataset_free(ds);
-        if (st != CN_OK) return cli_lib_error("report", &err);
-        ds = sub;
-    }
-    *out = ds;
-    return CLI_EXIT_OK;
+    return cli_load_split_for("report", c->data, "test", s, c->test_limit, p, out);
 }
 
 /* print_result: the report's paths and numbers to stdout. */
@@ -220,21 +192,13 @@ int cmd_report(int argc, char **argv)
     cli_flag flags[REPORT_NFLAGS];
     report_cfg_default(&c);
     int n = report_flags(flags, &c);
-    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);       // (argc) flags
-    const char **pos = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos); // (argc) words
-    if (!fl || !pos) {
-        cn_free(fl);
-        cn_free(pos);
-        return cli_runtime_error("report", "out of memory");
-    }
-    int nfl = 0, npos = 0, help = 0;
-    cli_args_split(flags, n, argc, argv, fl, &nfl, pos, &npos);
-    int rc = cli_args_parse(flags, n, nfl, fl, "report", &help);
+    const char **pos = NULL;
+    int npos = 0, help = 0;
+    int rc = cli_args_parse_words(flags, n, argc, argv, "report", &help, &pos, &npos);
     if (rc == CLI_EXIT_OK && !help && npos != 1)
         rc = cli_usage_error("report", "expects one RUN_DIR, got %d words; usage: convnet "
                                        "report RUN_DIR [--weights best|last|FILE]", npos);
     if (rc == CLI_EXIT_OK && !help) c.run_dir = pos[0];
-    cn_free(fl);
     cn_free(pos);
     if (rc != CLI_EXIT_OK) return rc;
     if (help) {

@@ -278,20 +278,12 @@ int cmd_summary(int argc, char **argv)
     memset(&c, 0, sizeof c);
     cli_flag flags[SUM_NFLAGS];
     int n = sum_flags(flags, &c);
-    char **fl = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *fl);       // (argc) flags
-    const char **pos = cn_calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos); // (argc) words
-    if (!fl || !pos) {
-        cn_free(fl);
-        cn_free(pos);
-        return cli_runtime_error("summary", "out of memory");
-    }
-    int nfl = 0, npos = 0, help = 0;
-    cli_args_split(flags, n, argc, argv, fl, &nfl, pos, &npos);
-    int rc = cli_args_parse(flags, n, nfl, fl, "summary", &help);
+    const char **pos = NULL;
+    int npos = 0, help = 0;
+    int rc = cli_args_parse_words(flags, n, argc, argv, "summary", &help, &pos, &npos);
     if (rc == CLI_EXIT_OK && !help && npos > 1)
         rc = cli_usage_error("summary", "one MODEL expected, got '%s' and '%s'", pos[0], pos[1]);
     c.model = npos > 0 ? pos[0] : NULL;
-    cn_free(fl);
     cn_free(pos);
     if (rc != CLI_EXIT_OK) return rc;
     if (help) {

@@ -42,6 +42,32 @@ static cn_status apply_limit(cn_dataset **ds, int limit, cn_error *err)
     return CN_OK;
 }
 
+int cli_load_split_for(const char *cmd, const char *data, const char *split,
+                       const cn_builtin_spec *s, int limit, cli_progress *p, cn_dataset **out)
+{
+    cn_error err;
+    cn_error_clear(&err);
+    *out = NULL;
+    cn_load_opts lo;
+    cn_load_opts_default(&lo);
+    cn_data_format fmt = CN_DATA_AUTO;
+    if (cn_data_detect(data, &fmt, &err) != CN_OK) return cli_lib_error(cmd, &err);
+    lo.format = fmt;
+    lo.image.height = s->h;
+    lo.image.width = s->w;
+    if (s->c == 1 || s->c == 3) lo.image.channels = s->c;
+    cli_progress_stage(p, "loading the %s split of %s (%s)...", split, data,
+                       cn_data_format_name(fmt));
+    cn_dataset *ds = NULL;
+    if (cn_dataset_load(data, split, &lo, &ds, &err) != CN_OK) return cli_lib_error(cmd, &err);
+    if (apply_limit(&ds, limit, &err) != CN_OK) {
+        cn_dataset_free(ds);
+        return cli_lib_error(cmd, &err);
+    }
+    *out = ds;
+    return CLI_EXIT_OK;
+}
+
 int cli_data_load(const char *cmd, const char *dir, int train_limit, int test_limit,
                   int n_val, uint64_t seed, int keep_all, cli_progress *p, cli_data *out)
 {

@@ -30,6 +30,14 @@ int cli_data_load(const char *cmd, const char *dir, int train_limit, int test_li
 
 void cli_data_free(cli_data *d);
 
+/* cli_load_split_for: the split ("train", "test") of the dataset folder data
+ * (format detected), its images loaded at the size and channels of the model
+ * described by s (image datasets; IDX and CIFAR come as they are), the first
+ * limit images when limit > 0. *out is owned by the caller. Returns a CLI_EXIT_*
+ * status after printing the message. */
+int cli_load_split_for(const char *cmd, const char *data, const char *split,
+                       const cn_builtin_spec *s, int limit, cli_progress *p, cn_dataset **out);
+
 /* cli_check_output: fail early (CLI_EXIT_RUNTIME, message printed) when the
  * output file path cannot be written: its folder is missing, not a folder or not
  * writable, the path is a folder, or it is one of the IDX input files in data_dir. */
