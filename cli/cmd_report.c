@@ -212,8 +212,10 @@ int cmd_report(int argc, char **argv)
     return rc;
 }
 
-int cli_report_after_train(const char *run_dir, const cn_dataset *raw_test, cli_progress *p)
+int cli_report_after_train(const char *run_dir, const cn_dataset *raw_test, cli_progress *p,
+                           double *test_acc)
 {
+    if (test_acc) *test_acc = NAN;
     cn_report_opts o;
     cn_report_opts_default(&o);
     if (p) o.progress = cli_progress_begin(p, "report");
@@ -224,5 +226,6 @@ int cli_report_after_train(const char *run_dir, const cn_dataset *raw_test, cli_
     if (p) cli_progress_end(p);
     if (st != CN_OK) return cli_lib_error("report", &err);
     if (p) cli_progress_stage(p, "report: %s (%d figures)", res.html, res.n_figures);
+    if (test_acc) *test_acc = res.test_accuracy;
     return CLI_EXIT_OK;
 }

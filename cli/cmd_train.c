@@ -506,12 +506,15 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     if (rep.snapshots) cli_out_int(out, "snapshots", "snapshots", rep.snapshots);
     cli_out_int(out, "skipped_steps", NULL, (long long)rep.skipped_steps);
     cli_out_real(out, "train_seconds", "training seconds", secs, CLI_FMT_SEC);
+    /* the report predicts the test set with the best weights (else the last) and
+     * returns that accuracy; only a separate last-weights file needs a second pass */
     double acc_best = NAN, acc_last = NAN;
+    if (d.test) cli_progress_stage(p, "testing on %d images", d.test->n);
+    if ((rc = cli_report_after_train(dir, d.test, p, &acc_best)) != CLI_EXIT_OK) goto done;
     if (d.test) {
-        cli_progress_stage(p, "testing on %d images", d.test->n);
-        const char *bp = file_exists(best) ? best : last;
-        if (test_accuracy(bp, d.test, c->batch, &acc_best, &err) != 0 ||
-            test_accuracy(last, d.test, c->batch, &acc_last, &err) != 0) {
+        if (!file_exists(best))
+            acc_last = acc_best;
+        else if (test_accuracy(last, d.test, c->batch, &acc_last, &err) != 0) {
             rc = cli_lib_error("train", &err);
             goto done;
         }
@@ -521,9 +524,6 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
                  CLI_FMT_ACC);
     cli_out_int(out, "test_size", "test images", d.test ? d.test->n : 0);
     cli_out_int(out, "threads", NULL, cn_get_num_threads());
-    /* the report reads the run folder's files and the raw test split (the model
-     * file normalises a copy) */
-    if ((rc = cli_report_after_train(dir, d.test, p)) != CLI_EXIT_OK) goto done;
     char html[TR_PATH];
     if (path_join(html, dir, "report.html") != 0) html[0] = '\0';
     cli_out_str(out, "report", "report", html);

@@ -14,7 +14,10 @@
  * normalised; NULL: the figures that need test data are left out). Prints a
  * stage line "report: PATH (N figures)" through p (may be NULL: silent).
  * Returns CLI_EXIT_OK, or the CLI_EXIT_* status after printing
- * "convnet: report: <message>" on stderr. */
-int cli_report_after_train(const char *run_dir, const cn_dataset *raw_test, cli_progress *p);
+ * "convnet: report: <message>" on stderr. test_acc (may be NULL) gets the
+ * test accuracy of the weights the report used (NaN without test data), so
+ * train needs no second pass over the test set for them. */
+int cli_report_after_train(const char *run_dir, const cn_dataset *raw_test, cli_progress *p,
+                           double *test_acc);
 
 #endif /* CONVNET_CLI_REPORT_RUN_H */
