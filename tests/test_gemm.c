@@ -120,3 +120,45 @@ Test(gemm, backend_name)
     cr_assert_str_eq(b, "portable");
 #endif
 }
+
+/* M == 1 or N == 1 runs as a matrix-vector product (split across threads when
+ * long enough): every transpose, with strides, against the naive loop at 1 and 2
+ * threads, and the two thread counts give the same bits. */
+Test(gemm, vector_products_split_and_match)
+{
+    static const int sizes[][3] = {{1, 1100, 4000}, {1100, 1, 4000}, {1, 33, 7}, {40, 1, 3}};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                const int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+                for (int t = 1; t <= 2; t++) {
+                    cn_set_num_threads(t);
+                    check(cn_gemm, (cn_trans)ta, (cn_trans)tb, M, N, K, 1, 0);
+                    check(cn_gemm, (cn_trans)ta, (cn_trans)tb, M, N, K, -0.5, 1.5);
+                }
+                const int arows = ta ? K : M, acols = ta ? M : K;
+                const int brows = tb ? N : K, bcols = tb ? K : N;
+                const int ldc = N + 2;
+                cn_real *A = malloc(sizeof(cn_real) * arows * acols);
+                cn_real *B = malloc(sizeof(cn_real) * brows * bcols);
+                cn_real *C[2] = {calloc((size_t)M * ldc, sizeof(cn_real)),
+                                 calloc((size_t)M * ldc, sizeof(cn_real))};
+                cn_rng r;
+                cn_rng_seed(&r, 5, 5);
+                fill(&r, A, (size_t)arows * acols);
+                fill(&r, B, (size_t)brows * bcols);
+                for (int t = 1; t <= 2; t++) {
+                    cn_set_num_threads(t);
+                    cn_gemm((cn_trans)ta, (cn_trans)tb, M, N, K, 1, A, acols, B, bcols, 0,
+                            C[t - 1], ldc);
+                }
+                for (int i = 0; i < M * ldc; i++)
+                    cr_assert_eq(C[0][i], C[1][i], "M=%d N=%d ta=%d tb=%d at %d", M, N, ta, tb,
+                                 i);
+                free(A);
+                free(B);
+                free(C[0]);
+                free(C[1]);
+            }
+    cn_set_num_threads(0);
+}

@@ -184,6 +184,26 @@ static void blas_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alp
 #endif
 }
 
+/* One single-threaded BLAS matrix-vector product: y (len, stride incy) =
+ * alpha * op(Mat) v + beta * y with Mat row-major (rows, cols, ld) and op the
+ * transpose when tm; beta == 0 writes y without reading it (BLAS may scale a
+ * NaN in y by zero). */
+static void blas_gemv(int tm, int rows, int cols, cn_real alpha, const cn_real *Mat, int ld,
+                      const cn_real *v, int incv, cn_real beta, cn_real *y, int incy)
+{
+    if (beta == (cn_real)0) {
+        const int len = tm ? cols : rows;
+        for (int i = 0; i < len; i++) y[(size_t)i * incy] = 0;
+    }
+#ifdef CN_DOUBLE
+    cblas_dgemv(CblasRowMajor, tm ? CblasTrans : CblasNoTrans, rows, cols, alpha, Mat, ld, v,
+                incv, beta, y, incy);
+#else
+    cblas_sgemv(CblasRowMajor, tm ? CblasTrans : CblasNoTrans, rows, cols, alpha, Mat, ld, v,
+                incv, beta, y, incy);
+#endif
+}
+
 /* The blocks of a split: T blocks of `chunk` columns (or rows), a multiple of 16
  * so every block but the last keeps the BLAS kernels' full tiles. */
 static int split_chunk(int n, int T)
@@ -219,6 +239,52 @@ static void gemm_split(int T, cn_trans ta, cn_trans tb, int M, int N, int K, cn_
 }
 #endif
 
+/* A product with M == 1 or N == 1 as a matrix-vector product (GEMM would pack
+ * the whole matrix for one row or column: at batch 1 a linear layer's weights
+ * were copied on every call). y, the row or column of C, is split into T blocks
+ * of whole-tile lengths, each one BLAS call, as gemm_split does. */
+static void gemm_vector(int T, cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha,
+                        const cn_real *A, int lda, const cn_real *B, int ldb, cn_real beta,
+                        cn_real *C, int ldc)
+{
+    const cn_real *Mat, *v;
+    int tm, ld, incv, incy, len;
+    if (M == 1) { /* c (N) = op(B)^T op(A)[0, :] */
+        v = A;
+        incv = ta ? lda : 1;
+        Mat = B;
+        ld = ldb;
+        tm = !tb; /* B (N, K) used as is; B (K, N) transposed */
+        incy = 1;
+        len = N;
+    } else { /* C[:, 0] (M) = op(A) op(B)[:, 0] */
+        v = B;
+        incv = tb ? 1 : ldb;
+        Mat = A;
+        ld = lda;
+        tm = ta != CN_NO_TRANS;
+        incy = ldc;
+        len = M;
+    }
+    const int rows = tm ? K : len, cols = tm ? len : K;
+    if (T < 2 || (double)len * K < CN_GEMM_SPLIT_MIN || len < 32) {
+        blas_gemv(tm, rows, cols, alpha, Mat, ld, v, incv, beta, C, incy);
+        return;
+    }
+    const int chunk = split_chunk(len, T);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(T)
+#endif
+    for (int t = 0; t < T; t++) {
+        const int lo = t * chunk;
+        if (lo >= len) continue;
+        const int n = len - lo < chunk ? len - lo : chunk;
+        const cn_real *Mb = tm ? Mat + lo : Mat + (size_t)lo * ld; // op(Mat)[lo:lo+n, :]
+        blas_gemv(tm, tm ? K : n, tm ? n : K, alpha, Mb, ld, v, incv, beta,
+                  C + (size_t)lo * incy, incy);
+    }
+}
+
 void cn_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha, const cn_real *A,
              int lda, const cn_real *B, int ldb, cn_real beta, cn_real *C, int ldc)
 {
@@ -237,6 +303,10 @@ void cn_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha, const
         T = omp_get_max_threads();
     }
 #endif
+    if (M == 1 || N == 1) {
+        gemm_vector(T, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     if (T > 1 && (double)M * N * K >= CN_GEMM_SPLIT_MIN && (M >= 32 || N >= 32)) {
         gemm_split(T, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
