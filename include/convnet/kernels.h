@@ -21,8 +21,12 @@ typedef enum cn_trans { CN_NO_TRANS = 0, CN_TRANS = 1 } cn_trans;
  * Threads: the BLAS always runs single-threaded (cn_gemm sets it so); called
  * outside an OpenMP parallel region with at least CN_GEMM_SPLIT_MIN multiply-adds,
  * cn_gemm splits C into column (or, when M > N, row) blocks, one per OpenMP
- * thread; inside a parallel region it runs on the calling thread. */
+ * thread; inside a parallel region it runs on the calling thread. A product with
+ * M == 1 or N == 1 is a matrix-vector product (BLAS gemv, no packing), split
+ * into blocks of its output from CN_GEMV_SPLIT_MIN multiply-adds (it is bound by
+ * memory bandwidth, which a second core adds to). */
 #define CN_GEMM_SPLIT_MIN ((double)(1 << 22))
+#define CN_GEMV_SPLIT_MIN ((double)(1 << 18))
 void cn_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha,
              const cn_real *A, int lda, const cn_real *B, int ldb, cn_real beta,
              cn_real *C, int ldc);

@@ -147,6 +147,82 @@ static void dw_backward_weight(const cn_conv2d_geom *g, const cn_real *x, const 
     }
 }
 
+/* ------------------------------------------------------------------ im2col + GEMM */
+
+/* The arguments of the general path's slots (cn_conv_run_slots). */
+typedef struct gen_ctx {
+    const cn_conv2d_geom *g;
+    const cn_real *x, *w, *dy;
+    cn_real *y, *dx, *ws;
+    int want_dw;
+    size_t slot, cols_sz; /* reals per slot; of them im2col's (kdim, hw_out) */
+} gen_ctx;
+
+/* gen_forward_slot: y of slot s's images (image i in slot i % slots). */
+static void gen_forward_slot(void *ctx, int s)
+{
+    const gen_ctx *c = ctx;
+    const cn_conv2d_geom *g = c->g;
+    const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
+    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
+    const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
+    const size_t w_grp = (size_t)g->cg_out * kdim;
+    cn_real *cols = c->ws + (size_t)s * c->slot; // (kdim, hw_out)
+    for (int i = s; i < g->n; i += S) {
+        for (int grp = 0; grp < g->groups; grp++) {
+            const cn_real *xg = c->x + i * x_img + grp * x_grp; // (cg_in, h, w)
+            const cn_real *B = xg;
+            if (!g->direct_1x1) {
+                cn_im2col(g, xg, cols);
+                B = cols;
+            }
+            // y_g (cg_out, hw_out) = w_g (cg_out, kdim) B (kdim, hw_out)
+            cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, hw, kdim, 1, c->w + grp * w_grp, kdim, B,
+                    hw, 0, c->y + i * y_img + grp * y_grp, hw);
+        }
+    }
+}
+
+/* gen_backward_slot: dx of slot s's images and the slot's partial weight
+ * gradient (summed over its images in order). */
+static void gen_backward_slot(void *ctx, int s)
+{
+    const gen_ctx *c = ctx;
+    const cn_conv2d_geom *g = c->g;
+    const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
+    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
+    const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
+    const size_t w_grp = (size_t)g->cg_out * kdim;
+    cn_real *cols = c->ws + (size_t)s * c->slot; // (kdim, hw_out)
+    cn_real *part = cols + c->cols_sz;           // (c_out, cg_in, kh, kw)
+    for (int i = s; i < g->n; i += S) {
+        const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
+        for (int grp = 0; grp < g->groups; grp++) {
+            const cn_real *xg = c->x + i * x_img + grp * x_grp;   // (cg_in, h, w)
+            const cn_real *dyg = c->dy + i * y_img + grp * y_grp; // (cg_out, hw_out)
+            const cn_real *wg = c->w + grp * w_grp;               // (cg_out, kdim)
+            if (c->want_dw) {
+                const cn_real *B = xg;
+                if (!g->direct_1x1) {
+                    cn_im2col(g, xg, cols);
+                    B = cols;
+                }
+                // part_g (cg_out, kdim) (+)= dy_g (cg_out, hw_out) B^T (hw_out, kdim)
+                cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_out, kdim, hw, 1, dyg, hw, B, hw, beta,
+                        part + grp * w_grp, kdim);
+            }
+            if (c->dx) {
+                cn_real *dxg = c->dx + i * x_img + grp * x_grp; // (cg_in, h, w)
+                // dcols (kdim, hw_out) = w_g^T (kdim, cg_out) dy_g (cg_out, hw_out)
+                cn_real *dcols = g->direct_1x1 ? dxg : cols;
+                cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, hw, g->cg_out, 1, wg, kdim, dyg, hw, 0,
+                        dcols, hw);
+                if (!g->direct_1x1) cn_col2im(g, cols, dxg);
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ public */
 
 void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real *w,
@@ -165,30 +241,8 @@ void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real 
         cn_conv2d_grid_forward(g, &plan, x, w, b, y, ws);
         return;
     }
-    const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
-    const size_t slot = plan.slot;
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g) && S > 1)
-#endif
-    for (int s = 0; s < S; s++) {
-        cn_real *cols = ws + (size_t)s * slot; // (kdim, hw_out)
-        for (int i = s; i < g->n; i += S) {
-            for (int grp = 0; grp < g->groups; grp++) {
-                const cn_real *xg = x + i * x_img + grp * x_grp; // (cg_in, h, w)
-                const cn_real *B = xg;
-                if (!g->direct_1x1) {
-                    cn_im2col(g, xg, cols);
-                    B = cols;
-                }
-                // y_g (cg_out, hw_out) = w_g (cg_out, kdim) B (kdim, hw_out)
-                cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, hw, kdim, 1, w + grp * w_grp, kdim,
-                        B, hw, 0, y + i * y_img + grp * y_grp, hw);
-            }
-        }
-    }
+    gen_ctx c = {.g = g, .x = x, .w = w, .y = y, .ws = ws, .slot = plan.slot};
+    cn_conv_run_slots(g->slots, conv_parallel(g), gen_forward_slot, &c);
     if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->hw_out, b, y, conv_parallel(g));
 }
 
@@ -211,45 +265,12 @@ void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real
         cn_conv2d_grid_backward(g, &plan, x, w, dy, dx, dw, ws);
         return;
     }
-    const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
-    const size_t cols_sz = g->direct_1x1 ? 0 : (size_t)kdim * hw;
-    const size_t wsz = (size_t)kdim * g->c_out, slot = plan.slot;
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g) && S > 1)
-#endif
-    for (int s = 0; s < S; s++) {
-        cn_real *cols = ws + (size_t)s * slot; // (kdim, hw_out)
-        cn_real *part = cols + cols_sz;        // (c_out, cg_in, kh, kw)
-        for (int i = s; i < g->n; i += S) {
-            const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
-            for (int grp = 0; grp < g->groups; grp++) {
-                const cn_real *xg = x + i * x_img + grp * x_grp;   // (cg_in, h, w)
-                const cn_real *dyg = dy + i * y_img + grp * y_grp; // (cg_out, hw_out)
-                const cn_real *wg = w + grp * w_grp;               // (cg_out, kdim)
-                if (dw) {
-                    const cn_real *B = xg;
-                    if (!g->direct_1x1) {
-                        cn_im2col(g, xg, cols);
-                        B = cols;
-                    }
-                    // part_g (cg_out, kdim) (+)= dy_g (cg_out, hw_out) B^T (hw_out, kdim)
-                    cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_out, kdim, hw, 1, dyg, hw, B, hw, beta,
-                            part + grp * w_grp, kdim);
-                }
-                if (dx) {
-                    cn_real *dxg = dx + i * x_img + grp * x_grp; // (cg_in, h, w)
-                    // dcols (kdim, hw_out) = w_g^T (kdim, cg_out) dy_g (cg_out, hw_out)
-                    cn_real *dcols = g->direct_1x1 ? dxg : cols;
-                    cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, hw, g->cg_out, 1, wg, kdim, dyg, hw, 0,
-                            dcols, hw);
-                    if (!g->direct_1x1) cn_col2im(g, cols, dxg);
-                }
-            }
-        }
-    }
+    const size_t cols_sz = g->direct_1x1 ? 0 : (size_t)g->kdim * g->hw_out;
+    gen_ctx c = {.g = g, .x = x, .w = w, .dy = dy, .dx = dx, .ws = ws, .want_dw = dw != NULL,
+                 .slot = plan.slot, .cols_sz = cols_sz};
+    cn_conv_run_slots(g->slots, conv_parallel(g), gen_backward_slot, &c);
     // dw (c_out, cg_in, kh, kw) += the slots' partials, in slot order
-    if (dw) cn_conv_reduce_slots(wsz, S, slot, ws + cols_sz, dw, conv_parallel(g));
+    if (dw)
+        cn_conv_reduce_slots((size_t)g->kdim * g->c_out, g->slots, plan.slot, ws + cols_sz, dw,
+                             conv_parallel(g));
 }

@@ -30,20 +30,28 @@ static size_t add_ov(size_t a, size_t b, int *ov)
     return a + b;
 }
 
-/* plan_grid: the grid fields of p for g (p->grid already decided possible). */
+/* plan_grid: the grid fields of p for g (p->grid already decided possible). A
+ * slot holds its partial weight gradient, then the largest of: the forward's k
+ * channel-major padded images and transposed output, the weight gradient's
+ * padded image, columns and spread dy, the input gradient's k padded dy and
+ * transposed output. */
 static void plan_grid(const cn_conv2d_geom *g, cn_conv2d_plan *p, int *ov)
 {
     const size_t kdim = (size_t)g->kdim, ew = (size_t)g->dil_w * (size_t)(g->kw - 1);
-    const size_t taps = (size_t)g->kh * (size_t)g->kw;
-    p->pad_f = add_ov(mul_ov((size_t)g->cg_in, (size_t)p->hp * (size_t)p->wp, ov), ew, ov);
-    size_t f = add_ov(p->pad_f, mul_ov(kdim + (size_t)g->cg_out, (size_t)p->k * p->lf, ov), ov);
-    size_t b = 0;
+    const size_t k = (size_t)p->k, hwp = mul_ov((size_t)p->hp, (size_t)p->wp, ov);
+    p->pad_f = add_ov(mul_ov((size_t)g->cg_in, hwp, ov), ew, ov);
+    const size_t kf = mul_ov(k, hwp, ov);
+    size_t f = add_ov(add_ov(mul_ov((size_t)g->cg_in, kf, ov), ew, ov),
+                      mul_ov(kf, (size_t)g->cg_out, ov), ov);
+    size_t dwr = add_ov(p->pad_f, mul_ov(kdim + (size_t)g->cg_out, k * (size_t)p->lf, ov), ov);
+    if (dwr > f) f = dwr;
     if (p->grid_dx) {
-        p->pad_b = add_ov(mul_ov((size_t)g->cg_out, (size_t)p->hq * (size_t)p->wq, ov), ew, ov);
-        size_t rows = mul_ov((size_t)g->cg_out, taps, ov) + (size_t)g->cg_in;
-        b = add_ov(p->pad_b, mul_ov(rows, mul_ov((size_t)p->k, (size_t)p->lb, ov), ov), ov);
+        const size_t kb = mul_ov(k, mul_ov((size_t)p->hq, (size_t)p->wq, ov), ov);
+        size_t b = add_ov(add_ov(mul_ov((size_t)g->cg_out, kb, ov), ew, ov),
+                          mul_ov(kb, (size_t)g->cg_in, ov), ov);
+        if (b > f) f = b;
     }
-    p->slot = add_ov(p->part, f > b ? f : b, ov);
+    p->slot = add_ov(p->part, f, ov);
 }
 
 int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
@@ -60,20 +68,17 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
     /* the grid: stride 1, not a direct 1x1, more than one input channel per
      * group (with one, im2col is cheap and the grid measured slower), at most as
      * many dropped columns as kept ones, and every GEMM size an int */
-    p->grid = !g->direct_1x1 && g->cg_in > 1 && g->stride_h == 1 && g->stride_w == 1 && ew <= g->w_out &&
-              hp <= INT_MAX && wp <= INT_MAX && lf <= INT_MAX;
+    p->grid = !g->direct_1x1 && g->cg_in > 1 && g->stride_h == 1 && g->stride_w == 1 &&
+              ew <= g->w_out && hp * wp <= INT_MAX;
     if (p->grid) {
-        /* the flipped convolution's im2col has cg_out * kh * kw rows: a win over
-         * col2im's cg_in * kh * kw only when cg_out <= cg_in (measured) */
-        p->grid_dx = g->cg_out <= g->cg_in && g->pad_h <= eh && g->pad_w <= ew && ew <= g->w &&
-                     hq <= INT_MAX &&
-                     wq <= INT_MAX && lb <= INT_MAX;
+        /* the flipped convolution reads padded dy in place (no col2im scatter) */
+        p->grid_dx = g->pad_h <= eh && g->pad_w <= ew && ew <= g->w && hq * wq <= INT_MAX;
         const long long per_slot = (g->n + g->slots - 1) / g->slots;
         long long k = (CN_CONV2D_GRID_COLS + lf - 1) / lf;
         const long long fit = CN_CONV2D_GRID_REALS / ((long long)g->kdim * lf);
         if (k > fit) k = fit;
         if (k > per_slot) k = per_slot;
-        const long long lmax = p->grid_dx && lb > lf ? lb : lf;
+        const long long lmax = p->grid_dx && hq * wq > hp * wp ? hq * wq : hp * wp;
         if (k > INT_MAX / lmax) k = INT_MAX / lmax;
         p->k = (int)(k < 1 ? 1 : k);
         p->hp = (int)hp;
@@ -90,7 +95,7 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
         p->slot = add_ov(cols, p->part, &ov);
     }
     p->total = mul_ov(p->slot, (size_t)g->slots, &ov);
-    if (p->grid_dx) p->total = add_ov(p->total, p->part, &ov);
+    if (p->grid) p->total = add_ov(p->total, p->part, &ov); /* the rearranged kernel */
     return ov;
 }
 
@@ -137,22 +142,30 @@ static void unfold(int c, int kh, int kw, int dh, int dw, int hp, int wp, int le
             }
 }
 
-/* extract: y (c, ho, wo) = the valid columns of the grid rows out (c rows of
- * stride ld, each ho runs of wp) plus b[ch] when b is not NULL. */
-static void extract(int c, int ho, int wo, int wp, const cn_real *out, size_t ld,
-                    const cn_real *b, cn_real *y)
+/* extract_t: y (c, ho, wo) = the valid rows of a transposed grid output outT
+ * (ho * wp rows of c: row r * wp + q is output (r, q) of every channel), plus
+ * b[ch] when b is not NULL. */
+static void extract_t(int c, int ho, int wo, int wp, const cn_real *outT, const cn_real *b,
+                      cn_real *y)
 {
-    for (int ch = 0; ch < c; ch++) {
-        const cn_real bv = b ? b[ch] : 0;
-        for (int r = 0; r < ho; r++) {
-            const cn_real *src = out + ch * ld + (size_t)r * wp;
+    for (int r = 0; r < ho; r++)
+        for (int ch = 0; ch < c; ch++) {
+            const cn_real *src = outT + (size_t)r * wp * c + ch;
             cn_real *dst = y + ((size_t)ch * ho + r) * wo;
             if (b)
-                for (int q = 0; q < wo; q++) dst[q] = src[q] + bv;
+                for (int q = 0; q < wo; q++) dst[q] = src[(size_t)q * c] + b[ch];
             else
-                memcpy(dst, src, (size_t)wo * sizeof *dst);
+                for (int q = 0; q < wo; q++) dst[q] = src[(size_t)q * c];
         }
-    }
+}
+
+/* pad_into: image x (c, h, w) zero-framed into a channel-major buffer: channel
+ * ch's (h + 2ph, w + 2pw) block at xs + ch * cs. */
+static void pad_into(int c, int h, int w, int ph, int pw, const cn_real *x, cn_real *xs,
+                     size_t cs)
+{
+    for (int ch = 0; ch < c; ch++)
+        pad_image(1, h, w, ph, pw, 0, x + (size_t)ch * h * w, xs + (size_t)ch * cs);
 }
 
 /* spread: the grid rows d (c rows of stride ld, ho runs of wp) = dy (c, ho, wo)
@@ -178,85 +191,124 @@ static void grid_fill(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn
     unfold(g->cg_in, g->kh, g->kw, g->dil_h, g->dil_w, p->hp, p->wp, p->lf, xp, cols, ld);
 }
 
-void cn_conv2d_grid_forward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
-                            const cn_real *w, const cn_real *b, cn_real *y, cn_real *ws)
+/* rearrange: the kernel w (c_out, cg_in, kh, kw) as one (a, b) matrix per group
+ * and tap, wt (groups, kh * kw, a, b). Forward (flip 0): wt[grp][t] (cg_in,
+ * cg_out) = w[grp's co][ci][t]. Input gradient (flip 1): wt[grp][t] (cg_out,
+ * cg_in) = w[grp's co][ci][taps - 1 - t], the kernel rotated by 180 degrees. */
+static void rearrange(const cn_conv2d_geom *g, const cn_real *w, int flip, cn_real *wt)
 {
-    CN_ASSERT(p->grid && ws);
-    const int S = g->slots, K = p->k, kdim = g->kdim, lf = p->lf;
+    const int taps = g->kh * g->kw, cgi = g->cg_in, cgo = g->cg_out;
+    for (int grp = 0; grp < g->groups; grp++)
+        for (int co = 0; co < cgo; co++)
+            for (int ci = 0; ci < cgi; ci++) {
+                const cn_real *src = w + ((size_t)(grp * cgo + co) * cgi + ci) * taps;
+                for (int t = 0; t < taps; t++) {
+                    if (flip)
+                        wt[(((size_t)grp * taps + (taps - 1 - t)) * cgo + co) * cgi + ci] = src[t];
+                    else
+                        wt[(((size_t)grp * taps + t) * cgi + ci) * cgo + co] = src[t];
+                }
+            }
+}
+
+/* shift_conv: outT (ncols, m) = sum over the taps (i, j) of view_ij^T wt_t, where
+ * view_ij is xs (c rows of stride cs) shifted by i * dil_h * wp + j * dil_w
+ * (ncols columns) and wt_t the tap's (c, m) matrix: one GEMM per tap, reading
+ * the padded images in place. */
+static void shift_conv(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
+                       const cn_real *xs, size_t cs, int ncols, cn_real *outT)
+{
+    for (int i = 0; i < g->kh; i++)
+        for (int j = 0; j < g->kw; j++) {
+            const int t = i * g->kw + j;
+            const cn_real *view = xs + (size_t)i * g->dil_h * wp + (size_t)j * g->dil_w;
+            // outT (ncols, m) (+)= view^T (ncols, c) wt_t (c, m)
+            cn_gemm(CN_TRANS, CN_NO_TRANS, ncols, m, c, 1, view, (int)cs,
+                    wt + (size_t)t * c * m, m, t ? 1 : 0, outT, m);
+        }
+}
+
+/* The arguments of the grid path's slots (cn_conv_run_slots). */
+typedef struct grid_ctx {
+    const cn_conv2d_geom *g;
+    const cn_conv2d_plan *p;
+    const cn_real *x, *w, *b, *dy, *wt;
+    cn_real *y, *dx, *ws;
+    int want_dw;
+} grid_ctx;
+
+/* grid_forward_slot: y of slot s's images, k at a time: pad them channel-major,
+ * one GEMM per tap, copy the valid outputs out. */
+static void grid_forward_slot(void *ctx, int s)
+{
+    const grid_ctx *c = ctx;
+    const cn_conv2d_geom *g = c->g;
+    const cn_conv2d_plan *p = c->p;
+    const int S = g->slots, K = p->k;
     const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
     const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
-    const int par = cn_conv_parallel((double)g->n * g->c_out * g->hw_out * kdim);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par && S > 1)
-#else
-    (void)par;
-#endif
-    for (int s = 0; s < S; s++) {
-        cn_real *xp = ws + (size_t)s * p->slot + p->part; // (cg_in, hp, wp) + tail
-        cn_real *cols = xp + p->pad_f;                    // (kdim, k * lf)
-        cn_real *out = cols + (size_t)kdim * K * lf;      // (cg_out, k * lf)
-        const int cnt = (g->n - s + S - 1) / S;
-        for (int m0 = 0; m0 < cnt; m0 += K) {
-            const int kk = cnt - m0 < K ? cnt - m0 : K, ld = kk * lf;
-            for (int grp = 0; grp < g->groups; grp++) {
-                for (int t = 0; t < kk; t++) {
-                    const size_t i = (size_t)s + (size_t)S * (m0 + t);
-                    grid_fill(g, p, x + i * x_img + grp * x_grp, xp, cols + (size_t)t * lf, ld);
-                }
-                // out (cg_out, kk * lf) = w_g (cg_out, kdim) cols (kdim, kk * lf)
-                cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, ld, kdim, 1, w + grp * w_grp, kdim,
-                        cols, ld, 0, out, ld);
-                for (int t = 0; t < kk; t++) {
-                    const size_t i = (size_t)s + (size_t)S * (m0 + t);
-                    extract(g->cg_out, g->h_out, g->w_out, p->wp, out + (size_t)t * lf, ld,
-                            b ? b + (size_t)grp * g->cg_out : NULL, y + i * y_img + grp * y_grp);
-                }
+    const size_t w_grp = (size_t)g->cg_out * g->kdim, hwp = (size_t)p->hp * p->wp;
+    const size_t ew = (size_t)g->dil_w * (g->kw - 1);
+    cn_real *xs = c->ws + (size_t)s * p->slot + p->part; // (cg_in, kk * hp * wp) + tail
+    const int cnt = (g->n - s + S - 1) / S;
+    for (int m0 = 0; m0 < cnt; m0 += K) {
+        const int kk = cnt - m0 < K ? cnt - m0 : K;
+        const size_t cs = (size_t)kk * hwp;
+        const int ncols = (int)((size_t)(kk - 1) * hwp + (size_t)p->lf);
+        cn_real *outT = xs + (size_t)g->cg_in * cs + ew; // (kk * hp * wp, cg_out)
+        for (int grp = 0; grp < g->groups; grp++) {
+            for (int t = 0; t < kk; t++) {
+                const size_t i = (size_t)s + (size_t)S * (m0 + t);
+                pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w, c->x + i * x_img + grp * x_grp,
+                         xs + (size_t)t * hwp, cs);
+            }
+            memset(xs + (size_t)g->cg_in * cs, 0, ew * sizeof *xs);
+            shift_conv(g, c->wt + grp * w_grp, g->cg_in, g->cg_out, p->wp, xs, cs, ncols, outT);
+            for (int t = 0; t < kk; t++) {
+                const size_t i = (size_t)s + (size_t)S * (m0 + t);
+                extract_t(g->cg_out, g->h_out, g->w_out, p->wp, outT + (size_t)t * hwp * g->cg_out,
+                          c->b ? c->b + (size_t)grp * g->cg_out : NULL,
+                          c->y + i * y_img + grp * y_grp);
             }
         }
     }
 }
 
-/* flip_weights: wf (groups, cg_in, cg_out, kh, kw) = w (c_out, cg_in, kh, kw)
- * transposed within each group and rotated by 180 degrees: the kernel of the
- * input gradient as a convolution of dy. */
-static void flip_weights(const cn_conv2d_geom *g, const cn_real *w, cn_real *wf)
+void cn_conv2d_grid_forward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
+                            const cn_real *w, const cn_real *b, cn_real *y, cn_real *ws)
 {
-    const int kh = g->kh, kw = g->kw, taps = kh * kw;
-    for (int grp = 0; grp < g->groups; grp++)
-        for (int ci = 0; ci < g->cg_in; ci++)
-            for (int co = 0; co < g->cg_out; co++) {
-                const cn_real *src = w + ((size_t)(grp * g->cg_out + co) * g->cg_in + ci) * taps;
-                cn_real *dst = wf + (((size_t)grp * g->cg_in + ci) * g->cg_out + co) * taps;
-                for (int t = 0; t < taps; t++) dst[t] = src[taps - 1 - t];
-            }
+    CN_ASSERT(p->grid && ws);
+    cn_real *wt = ws + (size_t)g->slots * p->slot; // (groups, kh * kw, cg_in, cg_out)
+    rearrange(g, w, 0, wt);
+    grid_ctx c = {.g = g, .p = p, .x = x, .w = w, .b = b, .wt = wt, .y = y, .ws = ws};
+    cn_conv_run_slots(g->slots, cn_conv_parallel((double)g->n * g->c_out * g->hw_out * g->kdim),
+                      grid_forward_slot, &c);
 }
 
-/* grid_dx_chunk: dx of the kk images of one slot chunk and group grp on the
- * grid: pad dy by dil * (k - 1) - pad, unfold, one GEMM with the flipped
- * kernel wf_g (cg_in, cg_out*kh*kw), copy the valid outputs into dx. */
-static void grid_dx_chunk(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *wfg,
+/* grid_dx_chunk: dx of the kk images imgs of one slot chunk and group grp as the
+ * flipped convolution of dy padded by dil * (k - 1) - pad: pad them
+ * channel-major into region, one GEMM per tap with the rotated kernel wt_g
+ * (taps, cg_out, cg_in), copy the valid outputs into dx. */
+static void grid_dx_chunk(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *wtg,
                           const cn_real *dy, cn_real *dx, const size_t *imgs, int kk, int grp,
                           cn_real *region)
 {
     const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
     const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
-    const int rows = g->cg_out * g->kh * g->kw, lb = p->lb, ld = kk * lb;
+    const size_t hwq = (size_t)p->hq * p->wq, cs = (size_t)kk * hwq;
+    const size_t ew = (size_t)g->dil_w * (g->kw - 1);
     const int qh = g->dil_h * (g->kh - 1) - g->pad_h, qw = g->dil_w * (g->kw - 1) - g->pad_w;
-    cn_real *dyp = region;                              // (cg_out, hq, wq) + tail
-    cn_real *cols = dyp + p->pad_b;                     // (cg_out*kh*kw, kk * lb)
-    cn_real *out = cols + (size_t)rows * p->k * lb;     // (cg_in, kk * lb)
-    for (int t = 0; t < kk; t++) {
-        pad_image(g->cg_out, g->h_out, g->w_out, qh, qw, (size_t)g->dil_w * (g->kw - 1),
-                  dy + imgs[t] * y_img + grp * y_grp, dyp);
-        unfold(g->cg_out, g->kh, g->kw, g->dil_h, g->dil_w, p->hq, p->wq, lb, dyp,
-               cols + (size_t)t * lb, ld);
-    }
-    // out (cg_in, kk * lb) = wf_g (cg_in, rows) cols (rows, kk * lb)
-    cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_in, ld, rows, 1, wfg, rows, cols, ld, 0, out, ld);
+    const int ncols = (int)((size_t)(kk - 1) * hwq + (size_t)p->lb);
+    cn_real *dys = region;                             // (cg_out, kk * hq * wq) + tail
+    cn_real *outT = dys + (size_t)g->cg_out * cs + ew; // (kk * hq * wq, cg_in)
     for (int t = 0; t < kk; t++)
-        extract(g->cg_in, g->h, g->w, p->wq, out + (size_t)t * lb, ld, NULL,
-                dx + imgs[t] * x_img + grp * x_grp);
+        pad_into(g->cg_out, g->h_out, g->w_out, qh, qw, dy + imgs[t] * y_img + grp * y_grp,
+                 dys + (size_t)t * hwq, cs);
+    memset(dys + (size_t)g->cg_out * cs, 0, ew * sizeof *dys);
+    shift_conv(g, wtg, g->cg_out, g->cg_in, p->wq, dys, cs, ncols, outT);
+    for (int t = 0; t < kk; t++)
+        extract_t(g->cg_in, g->h, g->w, p->wq, outT + (size_t)t * hwq * g->cg_in, NULL,
+                  dx + imgs[t] * x_img + grp * x_grp);
 }
 
 /* col2im_dx_image: dx of image i, group grp the general way (the grid needs
@@ -270,60 +322,83 @@ static void col2im_dx_image(const cn_conv2d_geom *g, const cn_real *wg, const cn
     cn_col2im(g, cols, dxg);
 }
 
+/* grid_backward_slot: slot s's partial weight gradient, transposed (per group
+ * (kdim, cg_out)), and dx of its images. */
+static void grid_backward_slot(void *ctx, int s)
+{
+    const grid_ctx *c = ctx;
+    const cn_conv2d_geom *g = c->g;
+    const cn_conv2d_plan *p = c->p;
+    const int S = g->slots, K = p->k, kdim = g->kdim, lf = p->lf;
+    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
+    const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
+    const size_t w_grp = (size_t)g->cg_out * kdim;
+    cn_real *part = c->ws + (size_t)s * p->slot; // groups x (kdim, cg_out)
+    cn_real *region = part + p->part;
+    cn_real *xp = region;                        // (cg_in, hp, wp) + tail
+    cn_real *cols = xp + p->pad_f;               // (kdim, k * lf)
+    cn_real *dyg = cols + (size_t)kdim * K * lf; // (cg_out, k * lf)
+    const int cnt = (g->n - s + S - 1) / S;
+    size_t imgs[CN_CONV2D_GRID_COLS];
+    for (int m0 = 0; m0 < cnt; m0 += K) {
+        const int kk = cnt - m0 < K ? cnt - m0 : K, ld = kk * lf;
+        for (int t = 0; t < kk; t++) imgs[t] = (size_t)s + (size_t)S * (m0 + t);
+        for (int grp = 0; grp < g->groups; grp++) {
+            if (c->want_dw) {
+                for (int t = 0; t < kk; t++) {
+                    grid_fill(g, p, c->x + imgs[t] * x_img + grp * x_grp, xp,
+                              cols + (size_t)t * lf, ld);
+                    spread(g->cg_out, g->h_out, g->w_out, p->wp,
+                           c->dy + imgs[t] * y_img + grp * y_grp, dyg + (size_t)t * lf, ld);
+                }
+                // part_g^T (kdim, cg_out) (+)= cols (kdim, kk*lf) dy grid^T (kk*lf, cg_out);
+                // the slot's first chunk starts its sum
+                cn_gemm(CN_NO_TRANS, CN_TRANS, kdim, g->cg_out, ld, 1, cols, ld, dyg, ld,
+                        m0 == 0 ? 0 : 1, part + grp * w_grp, g->cg_out);
+            }
+            if (!c->dx) continue;
+            if (p->grid_dx) {
+                grid_dx_chunk(g, p, c->wt + grp * w_grp, c->dy, c->dx, imgs, kk, grp, region);
+            } else {
+                for (int t = 0; t < kk; t++)
+                    col2im_dx_image(g, c->w + grp * w_grp, c->dy + imgs[t] * y_img + grp * y_grp,
+                                    c->dx + imgs[t] * x_img + grp * x_grp, cols);
+            }
+        }
+    }
+}
+
+/* reduce_slots_t: dw (c_out, cg_in, kh, kw) += the slots' transposed partials
+ * (per group (kdim, cg_out), slot s's at ws + s * p->slot) added in slot order. */
+static void reduce_slots_t(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *ws,
+                           cn_real *dw, int par)
+{
+    const long kdim = g->kdim, cgo = g->cg_out, n = (long)g->c_out * kdim;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#else
+    (void)par;
+#endif
+    for (long e = 0; e < n; e++) {
+        const long grp = e / (cgo * kdim), r = e % (cgo * kdim);
+        const size_t off = (size_t)(grp * cgo * kdim + (r % kdim) * cgo + r / kdim);
+        cn_real acc = ws[off]; // slot 0's partial starts the sum
+        for (int s = 1; s < g->slots; s++) acc += ws[(size_t)s * p->slot + off];
+        dw[e] += acc;
+    }
+}
+
 void cn_conv2d_grid_backward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
                              const cn_real *w, const cn_real *dy, cn_real *dx, cn_real *dw,
                              cn_real *ws)
 {
     CN_ASSERT(p->grid && ws && p->k <= CN_CONV2D_GRID_COLS);
     if (!dx && !dw) return;
-    const int S = g->slots, K = p->k, kdim = g->kdim, lf = p->lf;
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
-    const int par = cn_conv_parallel((double)g->n * g->c_out * g->hw_out * kdim);
-    cn_real *wf = ws + (size_t)S * p->slot; // (groups, cg_in, cg_out, kh, kw)
-    if (dx && p->grid_dx) flip_weights(g, w, wf);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par && S > 1)
-#else
-    (void)par;
-#endif
-    for (int s = 0; s < S; s++) {
-        cn_real *part = ws + (size_t)s * p->slot; // (c_out, cg_in, kh, kw)
-        cn_real *region = part + p->part;
-        cn_real *xp = region;                          // (cg_in, hp, wp) + tail
-        cn_real *cols = xp + p->pad_f;                 // (kdim, k * lf)
-        cn_real *dyg = cols + (size_t)kdim * K * lf;   // (cg_out, k * lf)
-        const int cnt = (g->n - s + S - 1) / S;
-        size_t imgs[CN_CONV2D_GRID_COLS];
-        for (int m0 = 0; m0 < cnt; m0 += K) {
-            const int kk = cnt - m0 < K ? cnt - m0 : K, ld = kk * lf;
-            for (int t = 0; t < kk; t++) imgs[t] = (size_t)s + (size_t)S * (m0 + t);
-            for (int grp = 0; grp < g->groups; grp++) {
-                if (dw) {
-                    for (int t = 0; t < kk; t++) {
-                        grid_fill(g, p, x + imgs[t] * x_img + grp * x_grp, xp,
-                                  cols + (size_t)t * lf, ld);
-                        spread(g->cg_out, g->h_out, g->w_out, p->wp,
-                               dy + imgs[t] * y_img + grp * y_grp, dyg + (size_t)t * lf, ld);
-                    }
-                    // part_g (cg_out, kdim) (+)= dy grid (cg_out, kk*lf) cols^T (kk*lf, kdim);
-                    // the slot's first chunk starts its sum
-                    cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_out, kdim, ld, 1, dyg, ld, cols, ld,
-                            m0 == 0 ? 0 : 1, part + grp * w_grp, kdim);
-                }
-                if (!dx) continue;
-                if (p->grid_dx) {
-                    const size_t wf_grp = (size_t)g->cg_in * g->cg_out * g->kh * g->kw;
-                    grid_dx_chunk(g, p, wf + grp * wf_grp, dy, dx, imgs, kk, grp, region);
-                } else {
-                    for (int t = 0; t < kk; t++)
-                        col2im_dx_image(g, w + grp * w_grp, dy + imgs[t] * y_img + grp * y_grp,
-                                        dx + imgs[t] * x_img + grp * x_grp, cols);
-                }
-            }
-        }
-    }
-    // dw (c_out, cg_in, kh, kw) += the slots' partials, in slot order
-    if (dw) cn_conv_reduce_slots(p->part, S, p->slot, ws, dw, par);
+    const int par = cn_conv_parallel((double)g->n * g->c_out * g->hw_out * g->kdim);
+    cn_real *wt = ws + (size_t)g->slots * p->slot; // (groups, kh * kw, cg_out, cg_in)
+    if (dx && p->grid_dx) rearrange(g, w, 1, wt);
+    grid_ctx c = {.g = g, .p = p, .x = x, .w = w, .dy = dy, .wt = wt, .dx = dx, .ws = ws,
+                  .want_dw = dw != NULL};
+    cn_conv_run_slots(g->slots, par, grid_backward_slot, &c);
+    if (dw) reduce_slots_t(g, p, ws, dw, par);
 }

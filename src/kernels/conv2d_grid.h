@@ -14,6 +14,16 @@
  * pad <= dil * (k - 1) is the stride-1 convolution of dy, padded by
  * dil * (k - 1) - pad, with the flipped and transposed kernel, so it runs on the
  * grid too (no col2im).
+ *
+ * The forward and that input gradient unfold nothing: the k padded images lie
+ * channel-major, (c, k * hp * wp), so the im2col row of tap (i, j) is the whole
+ * buffer shifted by i * dil_h * wp + j * dil_w, a strided view a GEMM reads in
+ * place. The convolution is then one GEMM per tap, accumulated, computing the
+ * transposed output (k * hp * wp, c_out): out^T += view^T W_tap^T, the shape
+ * OpenBLAS runs fastest for few channels (measured 1.3-1.8x the unfolded GEMM
+ * at 16-64 channels). The rows between images (the padding rows) are computed
+ * and dropped with the extra columns. The weight gradient keeps the unfolded
+ * columns and also computes its transpose, (kdim, c_out).
  */
 #ifndef CONVNET_SRC_KERNELS_CONV2D_GRID_H
 #define CONVNET_SRC_KERNELS_CONV2D_GRID_H
@@ -41,10 +51,10 @@ typedef struct cn_conv2d_plan {
     int k;               /* images per GEMM on the grid path */
     int hp, wp, lf;      /* forward: padded input (hp, wp); grid columns per image h_out*wp */
     int hq, wq, lb;      /* input gradient: padded dy (hq, wq); columns per image h*wq */
-    size_t pad_f, pad_b; /* reals of one padded image group (+ the tail a run may read) */
+    size_t pad_f;        /* reals of one padded image group (+ the tail a run may read) */
     size_t part;         /* reals of one slot's partial weight gradient (c_out * kdim) */
     size_t slot;         /* workspace reals per slot */
-    size_t total;        /* workspace reals in all (slots, then the flipped kernel) */
+    size_t total;        /* workspace reals in all (slots, then the rearranged kernel) */
 } cn_conv2d_plan;
 
 /* cn_conv2d_plan_make: fill p from an initialised g (its derived fields

@@ -110,3 +110,15 @@ void cn_conv_reduce_slots(size_t nw, int slots, size_t stride, const cn_real *pa
         dw[k] += acc;
     }
 }
+
+void cn_conv_run_slots(int slots, int parallel, cn_conv_slot_fn fn, void *ctx)
+{
+    if (parallel && slots > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (int s = 0; s < slots; s++) fn(ctx, s);
+        return;
+    }
+    for (int s = 0; s < slots; s++) fn(ctx, s);
+}

@@ -81,4 +81,16 @@ void cn_conv_bias_grad(int n, int c, size_t sp, const cn_real *dy, cn_real *db, 
 void cn_conv_reduce_slots(size_t nw, int slots, size_t stride, const cn_real *part, cn_real *dw,
                           int parallel);
 
+/* cn_conv_slot_fn: the work of slot s of a convolution (its images, with its own
+ * workspace slice); ctx carries the kernel's arguments. */
+typedef void (*cn_conv_slot_fn)(void *ctx, int s);
+
+/* cn_conv_run_slots: fn(ctx, s) for s in [0, slots): on OpenMP threads when
+ * parallel and slots > 1, else in order on the calling thread OUTSIDE any
+ * parallel region, so the GEMMs of a lone slot (batch 1) can still split across
+ * the threads (inside an inactive `parallel if (0)` region, a nested split
+ * measured 10x slower than none). Each slot writes only its own outputs, so
+ * results do not depend on which way it ran. */
+void cn_conv_run_slots(int slots, int parallel, cn_conv_slot_fn fn, void *ctx);
+
 #endif /* CONVNET_SRC_KERNELS_CONV_COMMON_H */

@@ -267,7 +267,7 @@ static void gemm_vector(int T, cn_trans ta, cn_trans tb, int M, int N, int K, cn
         len = M;
     }
     const int rows = tm ? K : len, cols = tm ? len : K;
-    if (T < 2 || (double)len * K < CN_GEMM_SPLIT_MIN || len < 32) {
+    if (T < 2 || (double)len * K < CN_GEMV_SPLIT_MIN || len < 32) {
         blas_gemv(tm, rows, cols, alpha, Mat, ld, v, incv, beta, C, incy);
         return;
     }
