@@ -128,7 +128,9 @@ Test(conv2d_fast, random_shapes_match_oracle)
 /* Shapes where the grid path puts several images in one GEMM (small maps, a
  * batch larger than the slots), one whose slots need several GEMMs (summed into
  * the slot's partial weight gradient), ResNet-like layers, the 1x1 and depthwise
- * paths, and a padding beyond dil * (k - 1) (the col2im fallback for dx). */
+ * paths, a padding beyond dil * (k - 1) (the col2im fallback for dx), and more
+ * than CN_CONV2D_DW_SHIFT_MAX (16) channels (the unfolded weight gradient; the
+ * others take the per-tap one). */
 Test(conv2d_fast, chosen_shapes_match_oracle)
 {
     const cn_conv2d_geom shapes[] = {
@@ -146,6 +148,10 @@ Test(conv2d_fast, chosen_shapes_match_oracle)
          .stride_w = 1, .pad_h = 0, .pad_w = 0, .dil_h = 1, .dil_w = 1, .groups = 1},
         {.n = 4, .c_in = 6, .h = 9, .w = 9, .c_out = 6, .kh = 3, .kw = 3, .stride_h = 2,
          .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 2, .groups = 6},
+        {.n = 5, .c_in = 20, .h = 6, .w = 7, .c_out = 24, .kh = 3, .kw = 3, .stride_h = 1,
+         .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1},
+        {.n = 3, .c_in = 34, .h = 5, .w = 5, .c_out = 18, .kh = 3, .kw = 3, .stride_h = 1,
+         .stride_w = 1, .pad_h = 1, .pad_w = 2, .dil_h = 1, .dil_w = 2, .groups = 2},
     };
     for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
         cn_conv2d_geom g = shapes[q];

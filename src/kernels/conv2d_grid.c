@@ -73,6 +73,7 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
     if (p->grid) {
         /* the flipped convolution reads padded dy in place (no col2im scatter) */
         p->grid_dx = g->pad_h <= eh && g->pad_w <= ew && ew <= g->w && hq * wq <= INT_MAX;
+        p->dw_shift = g->cg_in <= CN_CONV2D_DW_SHIFT_MAX && g->cg_out <= CN_CONV2D_DW_SHIFT_MAX;
         const long long per_slot = (g->n + g->slots - 1) / g->slots;
         long long k = (CN_CONV2D_GRID_COLS + lf - 1) / lf;
         const long long fit = CN_CONV2D_GRID_REALS / ((long long)g->kdim * lf);
@@ -322,6 +323,42 @@ static void col2im_dx_image(const cn_conv2d_geom *g, const cn_real *wg, const cn
     cn_col2im(g, cols, dxg);
 }
 
+/* grid_dw_shift: slot part of group grp's partial weight gradient, transposed
+ * (kdim, cg_out), over the kk images imgs, one GEMM per tap: the tap's rows
+ * (ci * taps + t) (+)= view_t (cg_in, ncols) dy_grid^T (ncols, cg_out), where
+ * dy_grid is dy spread onto the images' padded grids (zeros between them).
+ * beta 0 starts the slot's sum. */
+static void grid_dw_shift(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
+                          const cn_real *dy, const size_t *imgs, int kk, int grp, cn_real beta,
+                          cn_real *partg, cn_real *region)
+{
+    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
+    const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
+    const size_t hwp = (size_t)p->hp * p->wp, cs = (size_t)kk * hwp;
+    const size_t ew = (size_t)g->dil_w * (g->kw - 1), gap = hwp - (size_t)p->lf;
+    const int taps = g->kh * g->kw, ncols = (int)((size_t)(kk - 1) * hwp + (size_t)p->lf);
+    cn_real *xs = region;                                // (cg_in, kk * hp * wp) + tail
+    cn_real *dgs = xs + (size_t)g->cg_in * cs + ew;      // (cg_out, ncols)
+    for (int t = 0; t < kk; t++) {
+        pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w, x + imgs[t] * x_img + grp * x_grp,
+                 xs + (size_t)t * hwp, cs);
+        spread(g->cg_out, g->h_out, g->w_out, p->wp, dy + imgs[t] * y_img + grp * y_grp,
+               dgs + (size_t)t * hwp, (size_t)ncols);
+        if (t + 1 < kk) /* the padding rows up to the next image's grid */
+            for (int ch = 0; ch < g->cg_out; ch++)
+                memset(dgs + (size_t)ch * ncols + (size_t)t * hwp + p->lf, 0, gap * sizeof *dgs);
+    }
+    memset(xs + (size_t)g->cg_in * cs, 0, ew * sizeof *xs);
+    for (int i = 0; i < g->kh; i++)
+        for (int j = 0; j < g->kw; j++) {
+            const int t = i * g->kw + j;
+            const cn_real *view = xs + (size_t)i * g->dil_h * p->wp + (size_t)j * g->dil_w;
+            // rows ci*taps + t of part_g^T: (cg_in, cg_out) (+)= view (cg_in, ncols) dgs^T
+            cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_in, g->cg_out, ncols, 1, view, (int)cs, dgs,
+                    ncols, beta, partg + (size_t)t * g->cg_out, taps * g->cg_out);
+        }
+}
+
 /* grid_backward_slot: slot s's partial weight gradient, transposed (per group
  * (kdim, cg_out)), and dx of its images. */
 static void grid_backward_slot(void *ctx, int s)
@@ -344,7 +381,10 @@ static void grid_backward_slot(void *ctx, int s)
         const int kk = cnt - m0 < K ? cnt - m0 : K, ld = kk * lf;
         for (int t = 0; t < kk; t++) imgs[t] = (size_t)s + (size_t)S * (m0 + t);
         for (int grp = 0; grp < g->groups; grp++) {
-            if (c->want_dw) {
+            if (c->want_dw && p->dw_shift) {
+                grid_dw_shift(g, p, c->x, c->dy, imgs, kk, grp, m0 == 0 ? 0 : 1,
+                              part + grp * w_grp, region);
+            } else if (c->want_dw) {
                 for (int t = 0; t < kk; t++) {
                     grid_fill(g, p, c->x + imgs[t] * x_img + grp * x_grp, xp,
                               cols + (size_t)t * lf, ld);

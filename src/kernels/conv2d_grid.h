@@ -43,11 +43,19 @@
 #define CN_CONV2D_GRID_REALS (1 << 18)
 #endif
 
+/* CN_CONV2D_DW_SHIFT_MAX: with at most this many input and output channels per
+ * group the weight gradient also reads the padded images in place (one GEMM per
+ * tap) instead of unfolding them; with more, the unfolded GEMM is faster. */
+#ifndef CN_CONV2D_DW_SHIFT_MAX
+#define CN_CONV2D_DW_SHIFT_MAX 16
+#endif
+
 /* cn_conv2d_plan: derived from a geometry by cn_conv2d_plan_make, the same for
  * every thread count. */
 typedef struct cn_conv2d_plan {
     int grid;            /* 1: forward and weight gradient on the padded grid */
     int grid_dx;         /* 1: input gradient as the flipped convolution on the grid */
+    int dw_shift;        /* 1: weight gradient by one GEMM per tap on the padded images */
     int k;               /* images per GEMM on the grid path */
     int hp, wp, lf;      /* forward: padded input (hp, wp); grid columns per image h_out*wp */
     int hq, wq, lb;      /* input gradient: padded dy (hq, wq); columns per image h*wq */
