@@ -1,12 +1,13 @@
 /* conv2d.c: 2-D convolution forward and backward on raw NCHW arrays. A stride-1
- * convolution runs on the padded grid (conv2d_grid.c: memcpy im2col, several
- * images per GEMM, the input gradient as a flipped convolution); otherwise
- * im2col + one GEMM per image and group (a 1x1 stride-1 unpadded
- * convolution uses the input itself as the im2col matrix); depthwise convolution
- * (groups == c_in) runs direct loops. OpenMP runs the batch's slots (image i in
- * slot i % slots) in parallel, each with its own workspace slice; the weight
- * gradient is summed per slot in image order and the slots are added in slot
- * order, so every result is independent of the thread count.
+ * convolution runs on the padded grid (conv2d_grid.c: one GEMM per kernel tap on
+ * the padded images read in place, several images per GEMM, the input gradient
+ * as a flipped convolution); otherwise im2col + one GEMM per image and group (a
+ * 1x1 stride-1 unpadded convolution uses the input itself as the im2col matrix);
+ * depthwise convolution (groups == c_in) runs direct loops. The batch runs in
+ * slots (image i in slot i % slots; cn_conv_run_slots: in parallel, or one after
+ * another outside any parallel region), each with its own workspace slice; the
+ * weight gradient is summed per slot in image order and the slots are added in
+ * slot order, so every result is independent of the thread count.
  * Derivation: docs/derivations/conv2d-im2col.md.
  * Helpers shared with the other convolutions (bias, slot reduction, clipping,
  * sizes): conv_common.h. */
