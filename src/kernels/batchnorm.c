@@ -110,23 +110,22 @@ static void chan_dy_sums(const cn_real *x, const cn_real *dy, size_t n, size_t s
 static void affine_row(const cn_real *xr, cn_real *yr, size_t is, double mean, double scale,
                        double shift, int relu)
 {
-    // xr, yr (inner)
+    // xr, yr (inner); in cn_real (float lanes vectorise twice as wide as double)
+    const cn_real mf = (cn_real)mean, sf = (cn_real)scale, bf = (cn_real)shift;
     size_t j = 0;
     for (; j + LANES <= is; j += LANES) {
         cn_real t[LANES];
-        for (size_t l = 0; l < LANES; l++)
-            t[l] = (cn_real)(((double)xr[j + l] - mean) * scale + shift);
+        for (size_t l = 0; l < LANES; l++) t[l] = (xr[j + l] - mf) * sf + bf;
         if (relu)
             for (size_t l = 0; l < LANES; l++) t[l] = t[l] < 0 ? 0 : t[l];
         for (size_t l = 0; l < LANES; l++) yr[j + l] = t[l];
     }
     for (; j < is; j++) {
-        cn_real v = (cn_real)(((double)xr[j] - mean) * scale + shift);
+        cn_real v = (xr[j] - mf) * sf + bf;
         yr[j] = relu && v < 0 ? 0 : v;
     }
 }
 
-/* scale_row: dxr = gi * dyr in double (blocks as affine_row). */
 static void scale_row(const cn_real *dyr, cn_real *dxr, size_t is, double gi)
 {
     // dyr, dxr (inner)
@@ -266,7 +265,10 @@ void cn_batchnorm_backward(int n, int c, int inner, int batch_stats, const cn_re
         if (!dx) continue;
         if (batch_stats) {
             // dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat))
+            //    = gi * dy - gi * a - (x - mean) * gi * invstd * b, in cn_real
             const double a = sum_dy / m, b = sum_dy_xhat / m;
+            const cn_real kdy = (cn_real)gi, k0 = (cn_real)(gi * a),
+                          kx = (cn_real)(gi * invstd * b), mf = (cn_real)mean;
             for (size_t i = 0; i < (size_t)n; i++) {
                 const cn_real *xr = x + off + i * stride;   // row (inner)
                 const cn_real *dyr = dy + off + i * stride; // row (inner)
@@ -274,16 +276,11 @@ void cn_batchnorm_backward(int n, int c, int inner, int batch_stats, const cn_re
                 size_t j = 0;
                 for (; j + LANES <= is; j += LANES) {
                     cn_real t[LANES];
-                    for (size_t l = 0; l < LANES; l++) {
-                        double xhat = ((double)xr[j + l] - mean) * invstd;
-                        t[l] = (cn_real)(gi * ((double)dyr[j + l] - a - xhat * b));
-                    }
+                    for (size_t l = 0; l < LANES; l++)
+                        t[l] = kdy * dyr[j + l] - (k0 + kx * (xr[j + l] - mf));
                     for (size_t l = 0; l < LANES; l++) dxr[j + l] = t[l];
                 }
-                for (; j < is; j++) {
-                    double xhat = ((double)xr[j] - mean) * invstd;
-                    dxr[j] = (cn_real)(gi * ((double)dyr[j] - a - xhat * b));
-                }
+                for (; j < is; j++) dxr[j] = kdy * dyr[j] - (k0 + kx * (xr[j] - mf));
             }
         } else {
             for (size_t i = 0; i < (size_t)n; i++)
