@@ -237,7 +237,6 @@ static void gemm_split(int T, cn_trans ta, cn_trans tb, int M, int N, int K, cn_
         }
     }
 }
-#endif
 
 /* A product with M == 1 or N == 1 as a matrix-vector product (GEMM would pack
  * the whole matrix for one row or column: at batch 1 a linear layer's weights
@@ -284,6 +283,8 @@ static void gemm_vector(int T, cn_trans ta, cn_trans tb, int M, int N, int K, cn
                   C + (size_t)lo * incy, incy);
     }
 }
+
+#endif
 
 void cn_gemm(cn_trans ta, cn_trans tb, int M, int N, int K, cn_real alpha, const cn_real *A,
              int lda, const cn_real *B, int ldb, cn_real beta, cn_real *C, int ldc)
