@@ -165,21 +165,19 @@ static void gen_forward_slot(void *ctx, int s)
     const gen_ctx *c = ctx;
     const cn_conv2d_geom *g = c->g;
     const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
+    const cn_conv2d_strides st = cn_conv2d_strides_of(g);
     cn_real *cols = c->ws + (size_t)s * c->slot; // (kdim, hw_out)
     for (int i = s; i < g->n; i += S) {
         for (int grp = 0; grp < g->groups; grp++) {
-            const cn_real *xg = c->x + i * x_img + grp * x_grp; // (cg_in, h, w)
+            const cn_real *xg = c->x + i * st.x_img + grp * st.x_grp; // (cg_in, h, w)
             const cn_real *B = xg;
             if (!g->direct_1x1) {
                 cn_im2col(g, xg, cols);
                 B = cols;
             }
             // y_g (cg_out, hw_out) = w_g (cg_out, kdim) B (kdim, hw_out)
-            cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, hw, kdim, 1, c->w + grp * w_grp, kdim, B,
-                    hw, 0, c->y + i * y_img + grp * y_grp, hw);
+            cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, hw, kdim, 1, c->w + grp * st.w_grp, kdim,
+                    B, hw, 0, c->y + i * st.y_img + grp * st.y_grp, hw);
         }
     }
 }
@@ -191,17 +189,15 @@ static void gen_backward_slot(void *ctx, int s)
     const gen_ctx *c = ctx;
     const cn_conv2d_geom *g = c->g;
     const int S = g->slots, hw = g->hw_out, kdim = g->kdim;
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * hw, y_grp = (size_t)g->cg_out * hw;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
+    const cn_conv2d_strides st = cn_conv2d_strides_of(g);
     cn_real *cols = c->ws + (size_t)s * c->slot; // (kdim, hw_out)
     cn_real *part = cols + c->cols_sz;           // (c_out, cg_in, kh, kw)
     for (int i = s; i < g->n; i += S) {
         const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
         for (int grp = 0; grp < g->groups; grp++) {
-            const cn_real *xg = c->x + i * x_img + grp * x_grp;   // (cg_in, h, w)
-            const cn_real *dyg = c->dy + i * y_img + grp * y_grp; // (cg_out, hw_out)
-            const cn_real *wg = c->w + grp * w_grp;               // (cg_out, kdim)
+            const cn_real *xg = c->x + i * st.x_img + grp * st.x_grp;   // (cg_in, h, w)
+            const cn_real *dyg = c->dy + i * st.y_img + grp * st.y_grp; // (cg_out, hw_out)
+            const cn_real *wg = c->w + grp * st.w_grp;               // (cg_out, kdim)
             if (c->want_dw) {
                 const cn_real *B = xg;
                 if (!g->direct_1x1) {
@@ -210,10 +206,10 @@ static void gen_backward_slot(void *ctx, int s)
                 }
                 // part_g (cg_out, kdim) (+)= dy_g (cg_out, hw_out) B^T (hw_out, kdim)
                 cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_out, kdim, hw, 1, dyg, hw, B, hw, beta,
-                        part + grp * w_grp, kdim);
+                        part + grp * st.w_grp, kdim);
             }
             if (c->dx) {
-                cn_real *dxg = c->dx + i * x_img + grp * x_grp; // (cg_in, h, w)
+                cn_real *dxg = c->dx + i * st.x_img + grp * st.x_grp; // (cg_in, h, w)
                 // dcols (kdim, hw_out) = w_g^T (kdim, cg_out) dy_g (cg_out, hw_out)
                 cn_real *dcols = g->direct_1x1 ? dxg : cols;
                 cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, hw, g->cg_out, 1, wg, kdim, dyg, hw, 0,

@@ -249,9 +249,8 @@ static void grid_forward_slot(void *ctx, int s)
     const cn_conv2d_geom *g = c->g;
     const cn_conv2d_plan *p = c->p;
     const int S = g->slots, K = p->k;
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
-    const size_t w_grp = (size_t)g->cg_out * g->kdim, hwp = (size_t)p->hp * p->wp;
+    const cn_conv2d_strides st = cn_conv2d_strides_of(g);
+    const size_t hwp = (size_t)p->hp * p->wp;
     const size_t ew = (size_t)g->dil_w * (g->kw - 1);
     cn_real *xs = c->ws + (size_t)s * p->slot + p->part; // (cg_in, kk * hp * wp) + tail
     const int cnt = (g->n - s + S - 1) / S;
@@ -263,16 +262,16 @@ static void grid_forward_slot(void *ctx, int s)
         for (int grp = 0; grp < g->groups; grp++) {
             for (int t = 0; t < kk; t++) {
                 const size_t i = (size_t)s + (size_t)S * (m0 + t);
-                pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w, c->x + i * x_img + grp * x_grp,
-                         xs + (size_t)t * hwp, cs);
+                pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w,
+                         c->x + i * st.x_img + grp * st.x_grp, xs + (size_t)t * hwp, cs);
             }
             memset(xs + (size_t)g->cg_in * cs, 0, ew * sizeof *xs);
-            shift_conv(g, c->wt + grp * w_grp, g->cg_in, g->cg_out, p->wp, xs, cs, ncols, outT);
+            shift_conv(g, c->wt + grp * st.w_grp, g->cg_in, g->cg_out, p->wp, xs, cs, ncols, outT);
             for (int t = 0; t < kk; t++) {
                 const size_t i = (size_t)s + (size_t)S * (m0 + t);
                 extract_t(g->cg_out, g->h_out, g->w_out, p->wp, outT + (size_t)t * hwp * g->cg_out,
                           c->b ? c->b + (size_t)grp * g->cg_out : NULL,
-                          c->y + i * y_img + grp * y_grp);
+                          c->y + i * st.y_img + grp * st.y_grp);
             }
         }
     }
@@ -297,8 +296,7 @@ static void grid_dx_chunk(const cn_conv2d_geom *g, const cn_conv2d_plan *p, cons
                           const cn_real *dy, cn_real *dx, const size_t *imgs, int kk, int grp,
                           cn_real *region)
 {
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
+    const cn_conv2d_strides st = cn_conv2d_strides_of(g);
     const size_t hwq = (size_t)p->hq * p->wq, cs = (size_t)kk * hwq;
     const size_t ew = (size_t)g->dil_w * (g->kw - 1);
     const int qh = g->dil_h * (g->kh - 1) - g->pad_h, qw = g->dil_w * (g->kw - 1) - g->pad_w;
@@ -306,13 +304,13 @@ static void grid_dx_chunk(const cn_conv2d_geom *g, const cn_conv2d_plan *p, cons
     cn_real *dys = region;                             // (cg_out, kk * hq * wq) + tail
     cn_real *outT = dys + (size_t)g->cg_out * cs + ew; // (kk * hq * wq, cg_in)
     for (int t = 0; t < kk; t++)
-        pad_into(g->cg_out, g->h_out, g->w_out, qh, qw, dy + imgs[t] * y_img + grp * y_grp,
+        pad_into(g->cg_out, g->h_out, g->w_out, qh, qw, dy + imgs[t] * st.y_img + grp * st.y_grp,
                  dys + (size_t)t * hwq, cs);
     memset(dys + (size_t)g->cg_out * cs, 0, ew * sizeof *dys);
     shift_conv(g, wtg, g->cg_out, g->cg_in, p->wq, dys, cs, ncols, outT);
     for (int t = 0; t < kk; t++)
         extract_t(g->cg_in, g->h, g->w, p->wq, outT + (size_t)t * hwq * g->cg_in, NULL,
-                  dx + imgs[t] * x_img + grp * x_grp);
+                  dx + imgs[t] * st.x_img + grp * st.x_grp);
 }
 
 /* col2im_dx_image: dx of image i, group grp the general way (the grid needs
@@ -335,17 +333,16 @@ static void grid_dw_shift(const cn_conv2d_geom *g, const cn_conv2d_plan *p, cons
                           const cn_real *dy, const size_t *imgs, int kk, int grp, cn_real beta,
                           cn_real *partg, cn_real *region)
 {
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
+    const cn_conv2d_strides st = cn_conv2d_strides_of(g);
     const size_t hwp = (size_t)p->hp * p->wp, cs = (size_t)kk * hwp;
     const size_t ew = (size_t)g->dil_w * (g->kw - 1), gap = hwp - (size_t)p->lf;
     const int taps = g->kh * g->kw, ncols = (int)((size_t)(kk - 1) * hwp + (size_t)p->lf);
     cn_real *xs = region;                                // (cg_in, kk * hp * wp) + tail
     cn_real *dgs = xs + (size_t)g->cg_in * cs + ew;      // (cg_out, ncols)
     for (int t = 0; t < kk; t++) {
-        pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w, x + imgs[t] * x_img + grp * x_grp,
+        pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w, x + imgs[t] * st.x_img + grp * st.x_grp,
                  xs + (size_t)t * hwp, cs);
-        spread(g->cg_out, g->h_out, g->w_out, p->wp, dy + imgs[t] * y_img + grp * y_grp,
+        spread(g->cg_out, g->h_out, g->w_out, p->wp, dy + imgs[t] * st.y_img + grp * st.y_grp,
                dgs + (size_t)t * hwp, (size_t)ncols);
         if (t + 1 < kk) /* the padding rows up to the next image's grid */
             for (int ch = 0; ch < g->cg_out; ch++)
@@ -370,9 +367,7 @@ static void grid_backward_slot(void *ctx, int s)
     const cn_conv2d_geom *g = c->g;
     const cn_conv2d_plan *p = c->p;
     const int S = g->slots, K = p->k, kdim = g->kdim, lf = p->lf;
-    const size_t x_img = (size_t)g->c_in * g->h * g->w, x_grp = (size_t)g->cg_in * g->h * g->w;
-    const size_t y_img = (size_t)g->c_out * g->hw_out, y_grp = (size_t)g->cg_out * g->hw_out;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
+    const cn_conv2d_strides st = cn_conv2d_strides_of(g);
     cn_real *part = c->ws + (size_t)s * p->slot; // groups x (kdim, cg_out)
     cn_real *region = part + p->part;
     cn_real *xp = region;                        // (cg_in, hp, wp) + tail
@@ -386,26 +381,27 @@ static void grid_backward_slot(void *ctx, int s)
         for (int grp = 0; grp < g->groups; grp++) {
             if (c->want_dw && p->dw_shift) {
                 grid_dw_shift(g, p, c->x, c->dy, imgs, kk, grp, m0 == 0 ? 0 : 1,
-                              part + grp * w_grp, region);
+                              part + grp * st.w_grp, region);
             } else if (c->want_dw) {
                 for (int t = 0; t < kk; t++) {
-                    grid_fill(g, p, c->x + imgs[t] * x_img + grp * x_grp, xp,
+                    grid_fill(g, p, c->x + imgs[t] * st.x_img + grp * st.x_grp, xp,
                               cols + (size_t)t * lf, ld);
                     spread(g->cg_out, g->h_out, g->w_out, p->wp,
-                           c->dy + imgs[t] * y_img + grp * y_grp, dyg + (size_t)t * lf, ld);
+                           c->dy + imgs[t] * st.y_img + grp * st.y_grp, dyg + (size_t)t * lf, ld);
                 }
                 // part_g^T (kdim, cg_out) (+)= cols (kdim, kk*lf) dy grid^T (kk*lf, cg_out);
                 // the slot's first chunk starts its sum
                 cn_gemm(CN_NO_TRANS, CN_TRANS, kdim, g->cg_out, ld, 1, cols, ld, dyg, ld,
-                        m0 == 0 ? 0 : 1, part + grp * w_grp, g->cg_out);
+                        m0 == 0 ? 0 : 1, part + grp * st.w_grp, g->cg_out);
             }
             if (!c->dx) continue;
             if (p->grid_dx) {
-                grid_dx_chunk(g, p, c->wt + grp * w_grp, c->dy, c->dx, imgs, kk, grp, region);
+                grid_dx_chunk(g, p, c->wt + grp * st.w_grp, c->dy, c->dx, imgs, kk, grp, region);
             } else {
                 for (int t = 0; t < kk; t++)
-                    col2im_dx_image(g, c->w + grp * w_grp, c->dy + imgs[t] * y_img + grp * y_grp,
-                                    c->dx + imgs[t] * x_img + grp * x_grp, cols);
+                    col2im_dx_image(g, c->w + grp * st.w_grp,
+                                    c->dy + imgs[t] * st.y_img + grp * st.y_grp,
+                                    c->dx + imgs[t] * st.x_img + grp * st.x_grp, cols);
             }
         }
     }

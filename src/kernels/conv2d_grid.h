@@ -65,6 +65,22 @@ typedef struct cn_conv2d_plan {
     size_t total;        /* workspace reals in all (slots, then the rearranged kernel) */
 } cn_conv2d_plan;
 
+/* cn_conv2d_strides: reals between images and between groups of x (n, c_in, h,
+ * w) and y (n, c_out, h_out, w_out), and between groups of w (c_out, cg_in, kh,
+ * kw). */
+typedef struct cn_conv2d_strides {
+    size_t x_img, x_grp, y_img, y_grp, w_grp;
+} cn_conv2d_strides;
+
+static inline cn_conv2d_strides cn_conv2d_strides_of(const cn_conv2d_geom *g)
+{
+    const size_t hw = (size_t)g->h * g->w, hwo = (size_t)g->hw_out;
+    cn_conv2d_strides st = {.x_img = (size_t)g->c_in * hw, .x_grp = (size_t)g->cg_in * hw,
+                            .y_img = (size_t)g->c_out * hwo, .y_grp = (size_t)g->cg_out * hwo,
+                            .w_grp = (size_t)g->cg_out * g->kdim};
+    return st;
+}
+
 /* cn_conv2d_plan_make: fill p from an initialised g (its derived fields
  * set, slots included). Returns 1 when the workspace size overflows size_t
  * (p->total then undefined), else 0. Depthwise: total 0. */
