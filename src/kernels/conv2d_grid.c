@@ -85,6 +85,7 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
         const long long lmax = p->grid_dx && hq * wq > hp * wp ? hq * wq : hp * wp;
         if (k > INT_MAX / lmax) k = INT_MAX / lmax;
         p->k = (int)(k < 1 ? 1 : k);
+        p->fwd_shift = (p->k - 1) * hp * wp + lf >= CN_CONV2D_SHIFT_MIN_COLS;
         p->hp = (int)hp;
         p->wp = (int)wp;
         p->lf = (int)lf;
@@ -241,8 +242,36 @@ typedef struct grid_ctx {
     int want_dw;
 } grid_ctx;
 
+/* grid_forward_unfold: the forward of slot s's kk images from image m0 on, group
+ * grp, the unfolded way (p->fwd_shift 0): pad and unfold each image into the
+ * columns (kdim, kk * lf), then outT (kk * lf, cg_out) = cols^T w_g^T. */
+static void grid_forward_unfold(const grid_ctx *c, int s, int m0, int kk, int grp)
+{
+    const cn_conv2d_geom *g = c->g;
+    const cn_conv2d_plan *p = c->p;
+    const cn_conv2d_strides st = cn_conv2d_strides_of(g);
+    const int S = g->slots, lf = p->lf, ld = kk * lf;
+    cn_real *xp = c->ws + (size_t)s * p->slot + p->part; // (cg_in, hp, wp) + tail
+    cn_real *cols = xp + p->pad_f;                       // (kdim, kk * lf)
+    cn_real *outT = cols + (size_t)g->kdim * ld;         // (kk * lf, cg_out)
+    for (int t = 0; t < kk; t++) {
+        const size_t i = (size_t)s + (size_t)S * (m0 + t);
+        grid_fill(g, p, c->x + i * st.x_img + grp * st.x_grp, xp, cols + (size_t)t * lf,
+                  (size_t)ld);
+    }
+    // outT (kk * lf, cg_out) = cols^T (kk * lf, kdim) w_g^T (kdim, cg_out)
+    cn_gemm(CN_TRANS, CN_TRANS, ld, g->cg_out, g->kdim, 1, cols, ld, c->w + grp * st.w_grp,
+            g->kdim, 0, outT, g->cg_out);
+    for (int t = 0; t < kk; t++) {
+        const size_t i = (size_t)s + (size_t)S * (m0 + t);
+        extract_t(g->cg_out, g->h_out, g->w_out, p->wp, outT + (size_t)t * lf * g->cg_out,
+                  c->b ? c->b + (size_t)grp * g->cg_out : NULL,
+                  c->y + i * st.y_img + grp * st.y_grp);
+    }
+}
+
 /* grid_forward_slot: y of slot s's images, k at a time: pad them channel-major,
- * one GEMM per tap, copy the valid outputs out. */
+ * one GEMM per tap, copy the valid outputs out (or grid_forward_unfold). */
 static void grid_forward_slot(void *ctx, int s)
 {
     const grid_ctx *c = ctx;
@@ -260,6 +289,10 @@ static void grid_forward_slot(void *ctx, int s)
         const int ncols = (int)((size_t)(kk - 1) * hwp + (size_t)p->lf);
         cn_real *outT = xs + (size_t)g->cg_in * cs + ew; // (kk * hp * wp, cg_out)
         for (int grp = 0; grp < g->groups; grp++) {
+            if (!p->fwd_shift) {
+                grid_forward_unfold(c, s, m0, kk, grp);
+                continue;
+            }
             for (int t = 0; t < kk; t++) {
                 const size_t i = (size_t)s + (size_t)S * (m0 + t);
                 pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w,
@@ -282,7 +315,7 @@ void cn_conv2d_grid_forward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, co
 {
     CN_ASSERT(p->grid && ws);
     cn_real *wt = ws + (size_t)g->slots * p->slot; // (groups, kh * kw, cg_in, cg_out)
-    rearrange(g, w, 0, wt);
+    if (p->fwd_shift) rearrange(g, w, 0, wt);
     grid_ctx c = {.g = g, .p = p, .x = x, .w = w, .b = b, .wt = wt, .y = y, .ws = ws};
     cn_conv_run_slots(g->slots, cn_conv_parallel((double)g->n * g->c_out * g->hw_out * g->kdim),
                       grid_forward_slot, &c);

@@ -50,12 +50,20 @@
 #define CN_CONV2D_DW_SHIFT_MAX 16
 #endif
 
+/* CN_CONV2D_SHIFT_MIN_COLS: the forward runs one GEMM per tap when a GEMM has at
+ * least this many grid columns (k images); below (batch 1 on small maps) the
+ * per-tap GEMMs are too small for their call cost, and it unfolds instead. */
+#ifndef CN_CONV2D_SHIFT_MIN_COLS
+#define CN_CONV2D_SHIFT_MIN_COLS 512
+#endif
+
 /* cn_conv2d_plan: derived from a geometry by cn_conv2d_plan_make, the same for
  * every thread count. */
 typedef struct cn_conv2d_plan {
     int grid;            /* 1: forward and weight gradient on the padded grid */
     int grid_dx;         /* 1: input gradient as the flipped convolution on the grid */
     int dw_shift;        /* 1: weight gradient by one GEMM per tap on the padded images */
+    int fwd_shift;       /* 1: forward by one GEMM per tap; 0: unfolded columns, one GEMM */
     int k;               /* images per GEMM on the grid path */
     int hp, wp, lf;      /* forward: padded input (hp, wp); grid columns per image h_out*wp */
     int hq, wq, lb;      /* input gradient: padded dy (hq, wq); columns per image h*wq */
