@@ -143,16 +143,17 @@ Test(conv2d, geometry_output_size_and_paths)
     cr_assert_eq(cn_conv2d_geom_init(&g, &err), CN_OK, "%s", err.msg);
     cr_assert(!g.depthwise);
     cr_assert_eq(cn_conv2d_workspace_size(&g), (size_t)(9 * 36 + 16 * 9));
-    /* stride 1 with 2 input channels: the padded grid (8 x 8 padded, 6 rows of 8
-     * = 48 grid columns): per slot the partial dw 16*18, then the largest of the
-     * forward region (padded image 2*64 + tail 2, transposed output 64*16), the
-     * weight-gradient one (padded image 2*64 + tail 2, im2col 18*48, dy grid
-     * 16*48) and the input-gradient one (padded dy 16*64 + tail 2, transposed
-     * output 64*2); after the slot, the rearranged kernel 16*18 */
+    /* stride 1 with 2 input channels: the shared-padding grid (rows of pitch
+     * 6 + 1, 7 rows an image, 6 output rows of 7 = 42 grid columns, a one-image
+     * channel block of 1 * 7 + 7 * 7 + 2 = 58 reals): per slot the partial dw
+     * 16*18, then the largest of the forward region (2 blocks of 58,
+     * transposed output 49*16), the weight-gradient one (2 blocks of 58, im2col
+     * 18*42, dy grid 16*42) and the input-gradient one (16 blocks of 58,
+     * transposed output 49*2); after the slot, the rearranged kernel 16*18 */
     g = geom(1, 2, 6, 6, 16, 3, 3, 1, 1, 1, 1);
     cr_assert_eq(cn_conv2d_geom_init(&g, &err), CN_OK, "%s", err.msg);
     cr_assert_eq(cn_conv2d_workspace_size(&g),
-                 (size_t)(16 * 18 + 2 * 64 + 2 + (18 + 16) * 48 + 16 * 18));
+                 (size_t)(16 * 18 + 2 * 58 + (18 + 16) * 42 + 16 * 18));
 }
 
 /* expect_error: init fails with code and a message containing part. */

@@ -1,7 +1,8 @@
 /* conv2d_grid.c: the plan of a 2-D convolution (path and workspace layout) and the
  * padded-grid path for stride-1 convolutions (conv2d_grid.h explains the grid):
- * the forward pads k images channel-major and runs one GEMM per kernel tap on
- * shifted views of them (no unfolding), computing the transposed output, then
+ * the forward lays k images channel-major on the grid and runs one GEMM per
+ * kernel tap on shifted views of them (no unfolding), computing the transposed
+ * output, then
  * copies the valid outputs out with the bias. The input gradient is the flipped
  * convolution of dy on the same kind of grid. The weight gradient is one GEMM
  * per tap too with at most CN_CONV2D_DW_SHIFT_MAX channels, else the unfolded
@@ -33,24 +34,34 @@ static size_t add_ov(size_t a, size_t b, int *ov)
     return a + b;
 }
 
+/* block_len: reals of one channel's block of k images on a grid of rows of pitch
+ * wp, hp rows per image, padding (ph, pw) shared between neighbours and reach ew
+ * (the layout is explained above grid_dims). */
+static size_t block_len(size_t k, size_t hp, size_t wp, size_t ph, size_t ew, int *ov)
+{
+    return add_ov(add_ov(mul_ov(k, mul_ov(hp, wp, ov), ov), mul_ov(ph, wp, ov), ov), ew, ov);
+}
+
 /* plan_grid: the grid fields of p for g (p->grid already decided possible). A
  * slot holds its partial weight gradient, then the largest of: the forward's k
- * channel-major padded images and transposed output, the weight gradient's
- * padded image, columns and spread dy, the input gradient's k padded dy and
+ * channel-major images and transposed output, the weight gradient's padded
+ * image, columns and spread dy, the input gradient's k padded dy and
  * transposed output. */
 static void plan_grid(const cn_conv2d_geom *g, cn_conv2d_plan *p, int *ov)
 {
     const size_t kdim = (size_t)g->kdim, ew = (size_t)g->dil_w * (size_t)(g->kw - 1);
-    const size_t k = (size_t)p->k, hwp = mul_ov((size_t)p->hp, (size_t)p->wp, ov);
-    p->pad_f = add_ov(mul_ov((size_t)g->cg_in, hwp, ov), ew, ov);
-    const size_t kf = mul_ov(k, hwp, ov);
-    size_t f = add_ov(add_ov(mul_ov((size_t)g->cg_in, kf, ov), ew, ov),
+    const size_t k = (size_t)p->k, hp = (size_t)p->hp, wp = (size_t)p->wp;
+    const size_t kf = mul_ov(k, mul_ov(hp, wp, ov), ov);
+    p->pad_f = mul_ov((size_t)g->cg_in, block_len(1, hp, wp, (size_t)g->pad_h, ew, ov), ov);
+    size_t f = add_ov(mul_ov((size_t)g->cg_in, block_len(k, hp, wp, (size_t)g->pad_h, ew, ov), ov),
                       mul_ov(kf, (size_t)g->cg_out, ov), ov);
     size_t dwr = add_ov(p->pad_f, mul_ov(kdim + (size_t)g->cg_out, k * (size_t)p->lf, ov), ov);
     if (dwr > f) f = dwr;
     if (p->grid_dx) {
-        const size_t kb = mul_ov(k, mul_ov((size_t)p->hq, (size_t)p->wq, ov), ov);
-        size_t b = add_ov(add_ov(mul_ov((size_t)g->cg_out, kb, ov), ew, ov),
+        const size_t hq = (size_t)p->hq, wq = (size_t)p->wq;
+        const size_t qh = (size_t)(g->dil_h * (g->kh - 1) - g->pad_h);
+        const size_t kb = mul_ov(k, mul_ov(hq, wq, ov), ov);
+        size_t b = add_ov(mul_ov((size_t)g->cg_out, block_len(k, hq, wq, qh, ew, ov), ov),
                           mul_ov(kb, (size_t)g->cg_in, ov), ov);
         if (b > f) f = b;
     }
@@ -64,18 +75,23 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
     if (g->depthwise) return 0;
     int ov = 0;
     const long long eh = (long long)g->dil_h * (g->kh - 1), ew = (long long)g->dil_w * (g->kw - 1);
-    const long long hp = g->h + 2LL * g->pad_h, wp = g->w + 2LL * g->pad_w;
-    const long long lf = (long long)g->h_out * wp, hq = g->h + eh, wq = g->w + ew;
+    /* the shared-padding grid (above grid_dims): rows of pitch w + pad_w, h + pad_h
+     * rows per image; the input gradient's dy padded by dil * (k - 1) - pad */
+    const long long hp = g->h + (long long)g->pad_h, wp = g->w + (long long)g->pad_w;
+    const long long lf = (long long)g->h_out * wp;
+    const long long hq = g->h_out + eh - g->pad_h, wq = g->w_out + ew - g->pad_w;
     const long long lb = (long long)g->h * wq;
     p->part = mul_ov((size_t)g->c_out, (size_t)g->kdim, &ov);
     /* the grid: stride 1, not a direct 1x1, more than one input channel per
-     * group (with one, im2col is cheap and the grid measured slower), at most as
-     * many dropped columns as kept ones, and every GEMM size an int */
+     * group (with one, im2col is cheap and the grid measured slower), padding
+     * within the kernel's reach (so neighbours can share it), at most as many
+     * dropped columns as kept ones, and every GEMM size an int (a block of k
+     * images is at most (k + 2) * hp * wp reals) */
     p->grid = !g->direct_1x1 && g->cg_in > 1 && g->stride_h == 1 && g->stride_w == 1 &&
-              ew <= g->w_out && hp * wp <= INT_MAX;
+              g->pad_h <= eh && g->pad_w <= ew && ew <= g->w_out && hp * wp <= INT_MAX / 3;
     if (p->grid) {
         /* the flipped convolution reads padded dy in place (no col2im scatter) */
-        p->grid_dx = g->pad_h <= eh && g->pad_w <= ew && ew <= g->w && hq * wq <= INT_MAX;
+        p->grid_dx = ew <= g->w && hq * wq <= INT_MAX / 3;
         p->dw_shift = g->cg_in <= CN_CONV2D_DW_SHIFT_MAX && g->cg_out <= CN_CONV2D_DW_SHIFT_MAX;
         const long long per_slot = (g->n + g->slots - 1) / g->slots;
         long long k = (CN_CONV2D_GRID_COLS + lf - 1) / lf;
@@ -83,7 +99,7 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
         if (k > fit) k = fit;
         if (k > per_slot) k = per_slot;
         const long long lmax = p->grid_dx && hq * wq > hp * wp ? hq * wq : hp * wp;
-        if (k > INT_MAX / lmax) k = INT_MAX / lmax;
+        if (k > INT_MAX / lmax - 2) k = INT_MAX / lmax - 2;
         p->k = (int)(k < 1 ? 1 : k);
         p->fwd_shift = (p->k - 1) * hp * wp + lf >= CN_CONV2D_SHIFT_MIN_COLS;
         p->hp = (int)hp;
@@ -106,43 +122,74 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
 
 /* ------------------------------------------------------------------ grid pieces */
 
-/* pad_image: xp (c, h + 2ph, w + 2pw) then tail zeros = x (c, h, w) framed by
- * zeros. */
-static void pad_image(int c, int h, int w, int ph, int pw, size_t tail, const cn_real *x,
-                      cn_real *xp)
+/* The shared-padding grid. k images of c channels lie channel-major: channel
+ * ch's block at xs + ch * cs, cs = block_len(k, hp, wp, ph, ew), holds lead =
+ * ph * wp + pw zeros, then image t's region of hp * wp reals at lead + t * hp *
+ * wp (its h rows of w values, each followed by pw zeros, then ph rows of
+ * zeros), then ew - pw zeros. Pixel (r, q) of image t lies at lead + (t * hp +
+ * r) * wp + q. The zeros after a row are its right padding and the next row's
+ * left padding; the zero rows after an image are its bottom padding and the
+ * next image's top padding. So output (r, q) of image t of a stride-1
+ * convolution padded by (ph, pw) (at most its reach) is grid column (t * hp +
+ * r) * wp + q, and tap (i, j) reads it at that column + i * dil_h * wp + j *
+ * dil_w, inside the block. */
+typedef struct grid_dims {
+    int h, w, ph, pw; /* image (h, w) and padding */
+    size_t wp, hwp;   /* row pitch w + pw, region (h + ph) * wp */
+    size_t lead;      /* zeros before the first region: ph * wp + pw */
+    size_t ew;        /* the kernel's reach along w, dil_w * (kw - 1) */
+} grid_dims;
+
+static grid_dims grid_dims_of(int h, int w, int ph, int pw, const cn_conv2d_geom *g)
 {
-    const size_t wp = (size_t)w + 2 * (size_t)pw, wr = (size_t)w * sizeof *x;
-    const size_t edge = (size_t)ph * wp + (size_t)pw; /* zeros before the first row */
-    cn_real *o = xp;
+    const size_t wp = (size_t)w + (size_t)pw;
+    grid_dims d = {.h = h, .w = w, .ph = ph, .pw = pw, .wp = wp,
+                   .hwp = ((size_t)h + (size_t)ph) * wp, .lead = (size_t)ph * wp + (size_t)pw,
+                   .ew = (size_t)g->dil_w * (size_t)(g->kw - 1)};
+    return d;
+}
+
+/* grid_cs: reals per channel block of kk images (block_len). */
+static size_t grid_cs(const grid_dims *d, int kk)
+{
+    int ov = 0; /* the plan checked every size */
+    return block_len((size_t)kk, d->hwp / d->wp, d->wp, (size_t)d->ph, d->ew, &ov);
+}
+
+/* grid_load: the block xs (c channels of grid_cs(d, kk) reals) of the kk images
+ * base + imgs[t] * stride, each (c, h, w), with every zero written. */
+static void grid_load(const grid_dims *d, int c, const cn_real *base, const size_t *imgs,
+                      size_t stride, int kk, cn_real *xs)
+{
+    const size_t cs = grid_cs(d, kk), body = (size_t)kk * d->hwp;
+    const size_t wr = (size_t)d->w * sizeof *xs, pr = (size_t)d->pw * sizeof *xs;
     for (int ch = 0; ch < c; ch++) {
-        const cn_real *xc = x + (size_t)ch * h * w; // (h, w)
-        memset(o, 0, edge * sizeof *o);
-        o += edge;
-        for (int r = 0; r < h; r++) {
-            memcpy(o, xc + (size_t)r * w, wr);
-            o += w;
-            if (r + 1 < h) {
-                memset(o, 0, 2 * (size_t)pw * sizeof *o);
-                o += 2 * (size_t)pw;
+        cn_real *o = xs + (size_t)ch * cs;
+        memset(o, 0, d->lead * sizeof *o);
+        memset(o + d->lead + body, 0, (cs - d->lead - body) * sizeof *o);
+        for (int t = 0; t < kk; t++) {
+            const cn_real *xc = base + imgs[t] * stride + (size_t)ch * d->h * d->w; // (h, w)
+            cn_real *r = o + d->lead + (size_t)t * d->hwp;
+            for (int row = 0; row < d->h; row++, r += d->wp) {
+                memcpy(r, xc + (size_t)row * d->w, wr);
+                memset(r + d->w, 0, pr);
             }
+            memset(r, 0, (size_t)d->ph * d->wp * sizeof *r);
         }
-        memset(o, 0, edge * sizeof *o);
-        o += edge;
     }
-    memset(o, 0, tail * sizeof *o);
 }
 
 /* unfold: cols rows (c*kh + i)*kw + j (row stride ld) = the run of len reals of
- * the padded image xp (c, hp, wp) that starts at tap (i*dh, j*dw). */
-static void unfold(int c, int kh, int kw, int dh, int dw, int hp, int wp, int len,
+ * the one-image grid block xp (c channels of stride cs) from tap (i*dh, j*dw). */
+static void unfold(int c, int kh, int kw, int dh, int dw, size_t wp, size_t cs, int len,
                    const cn_real *xp, cn_real *cols, size_t ld)
 {
-    const size_t plane = (size_t)hp * wp, bytes = (size_t)len * sizeof *xp;
+    const size_t bytes = (size_t)len * sizeof *xp;
     cn_real *row = cols;
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < kh; i++)
             for (int j = 0; j < kw; j++) {
-                memcpy(row, xp + ch * plane + (size_t)i * dh * wp + (size_t)j * dw, bytes);
+                memcpy(row, xp + ch * cs + (size_t)i * dh * wp + (size_t)j * dw, bytes);
                 row += ld;
             }
 }
@@ -164,15 +211,6 @@ static void extract_t(int c, int ho, int wo, int wp, const cn_real *outT, const 
         }
 }
 
-/* pad_into: image x (c, h, w) zero-framed into a channel-major buffer: channel
- * ch's (h + 2ph, w + 2pw) block at xs + ch * cs. */
-static void pad_into(int c, int h, int w, int ph, int pw, const cn_real *x, cn_real *xs,
-                     size_t cs)
-{
-    for (int ch = 0; ch < c; ch++)
-        pad_image(1, h, w, ph, pw, 0, x + (size_t)ch * h * w, xs + (size_t)ch * cs);
-}
-
 /* spread: the grid rows d (c rows of stride ld, ho runs of wp) = dy (c, ho, wo)
  * with zeros in the wp - wo extra columns. */
 static void spread(int c, int ho, int wo, int wp, const cn_real *dy, cn_real *d, size_t ld)
@@ -187,13 +225,14 @@ static void spread(int c, int ho, int wo, int wp, const cn_real *dy, cn_real *d,
 
 /* ------------------------------------------------------------------ kernels */
 
-/* grid_fill: pad image group xg (cg_in, h, w) into xp and unfold it into the
- * grid columns cols (kdim, ld). */
-static void grid_fill(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *xg,
-                      cn_real *xp, cn_real *cols, size_t ld)
+/* grid_fill: image group base + img * stride (cg_in, h, w) onto its one-image
+ * grid xp and unfolded into the grid columns cols (kdim, ld). */
+static void grid_fill(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *base,
+                      size_t img, size_t stride, cn_real *xp, cn_real *cols, size_t ld)
 {
-    pad_image(g->cg_in, g->h, g->w, g->pad_h, g->pad_w, (size_t)g->dil_w * (g->kw - 1), xg, xp);
-    unfold(g->cg_in, g->kh, g->kw, g->dil_h, g->dil_w, p->hp, p->wp, p->lf, xp, cols, ld);
+    const grid_dims d = grid_dims_of(g->h, g->w, g->pad_h, g->pad_w, g);
+    grid_load(&d, g->cg_in, base, &img, stride, 1, xp);
+    unfold(g->cg_in, g->kh, g->kw, g->dil_h, g->dil_w, d.wp, grid_cs(&d, 1), p->lf, xp, cols, ld);
 }
 
 /* rearrange: the kernel w (c_out, cg_in, kh, kw) as one (a, b) matrix per group
@@ -242,35 +281,31 @@ typedef struct grid_ctx {
     int want_dw;
 } grid_ctx;
 
-/* grid_forward_unfold: the forward of slot s's kk images from image m0 on, group
- * grp, the unfolded way (p->fwd_shift 0): pad and unfold each image into the
+/* grid_forward_unfold: the forward of the kk images imgs, group grp, the
+ * unfolded way (p->fwd_shift 0): each image onto its grid and unfolded into the
  * columns (kdim, kk * lf), then outT (kk * lf, cg_out) = cols^T w_g^T. */
-static void grid_forward_unfold(const grid_ctx *c, int s, int m0, int kk, int grp)
+static void grid_forward_unfold(const grid_ctx *c, int s, const size_t *imgs, int kk, int grp)
 {
     const cn_conv2d_geom *g = c->g;
     const cn_conv2d_plan *p = c->p;
     const cn_conv2d_strides st = cn_conv2d_strides_of(g);
-    const int S = g->slots, lf = p->lf, ld = kk * lf;
-    cn_real *xp = c->ws + (size_t)s * p->slot + p->part; // (cg_in, hp, wp) + tail
+    const int lf = p->lf, ld = kk * lf;
+    cn_real *xp = c->ws + (size_t)s * p->slot + p->part; // one-image grid (cg_in blocks)
     cn_real *cols = xp + p->pad_f;                       // (kdim, kk * lf)
     cn_real *outT = cols + (size_t)g->kdim * ld;         // (kk * lf, cg_out)
-    for (int t = 0; t < kk; t++) {
-        const size_t i = (size_t)s + (size_t)S * (m0 + t);
-        grid_fill(g, p, c->x + i * st.x_img + grp * st.x_grp, xp, cols + (size_t)t * lf,
+    for (int t = 0; t < kk; t++)
+        grid_fill(g, p, c->x + grp * st.x_grp, imgs[t], st.x_img, xp, cols + (size_t)t * lf,
                   (size_t)ld);
-    }
     // outT (kk * lf, cg_out) = cols^T (kk * lf, kdim) w_g^T (kdim, cg_out)
     cn_gemm(CN_TRANS, CN_TRANS, ld, g->cg_out, g->kdim, 1, cols, ld, c->w + grp * st.w_grp,
             g->kdim, 0, outT, g->cg_out);
-    for (int t = 0; t < kk; t++) {
-        const size_t i = (size_t)s + (size_t)S * (m0 + t);
+    for (int t = 0; t < kk; t++)
         extract_t(g->cg_out, g->h_out, g->w_out, p->wp, outT + (size_t)t * lf * g->cg_out,
                   c->b ? c->b + (size_t)grp * g->cg_out : NULL,
-                  c->y + i * st.y_img + grp * st.y_grp);
-    }
+                  c->y + imgs[t] * st.y_img + grp * st.y_grp);
 }
 
-/* grid_forward_slot: y of slot s's images, k at a time: pad them channel-major,
+/* grid_forward_slot: y of slot s's images, k at a time: onto their grid block,
  * one GEMM per tap, copy the valid outputs out (or grid_forward_unfold). */
 static void grid_forward_slot(void *ctx, int s)
 {
@@ -279,33 +314,28 @@ static void grid_forward_slot(void *ctx, int s)
     const cn_conv2d_plan *p = c->p;
     const int S = g->slots, K = p->k;
     const cn_conv2d_strides st = cn_conv2d_strides_of(g);
-    const size_t hwp = (size_t)p->hp * p->wp;
-    const size_t ew = (size_t)g->dil_w * (g->kw - 1);
-    cn_real *xs = c->ws + (size_t)s * p->slot + p->part; // (cg_in, kk * hp * wp) + tail
+    const grid_dims d = grid_dims_of(g->h, g->w, g->pad_h, g->pad_w, g);
+    cn_real *xs = c->ws + (size_t)s * p->slot + p->part; // cg_in blocks of kk images
     const int cnt = (g->n - s + S - 1) / S;
+    size_t imgs[CN_CONV2D_GRID_COLS];
     for (int m0 = 0; m0 < cnt; m0 += K) {
         const int kk = cnt - m0 < K ? cnt - m0 : K;
-        const size_t cs = (size_t)kk * hwp;
-        const int ncols = (int)((size_t)(kk - 1) * hwp + (size_t)p->lf);
-        cn_real *outT = xs + (size_t)g->cg_in * cs + ew; // (kk * hp * wp, cg_out)
+        const size_t cs = grid_cs(&d, kk);
+        const int ncols = (int)((size_t)(kk - 1) * d.hwp + (size_t)p->lf);
+        cn_real *outT = xs + (size_t)g->cg_in * cs; // (kk * hp * wp, cg_out)
+        for (int t = 0; t < kk; t++) imgs[t] = (size_t)s + (size_t)S * (m0 + t);
         for (int grp = 0; grp < g->groups; grp++) {
             if (!p->fwd_shift) {
-                grid_forward_unfold(c, s, m0, kk, grp);
+                grid_forward_unfold(c, s, imgs, kk, grp);
                 continue;
             }
-            for (int t = 0; t < kk; t++) {
-                const size_t i = (size_t)s + (size_t)S * (m0 + t);
-                pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w,
-                         c->x + i * st.x_img + grp * st.x_grp, xs + (size_t)t * hwp, cs);
-            }
-            memset(xs + (size_t)g->cg_in * cs, 0, ew * sizeof *xs);
+            grid_load(&d, g->cg_in, c->x + grp * st.x_grp, imgs, st.x_img, kk, xs);
             shift_conv(g, c->wt + grp * st.w_grp, g->cg_in, g->cg_out, p->wp, xs, cs, ncols, outT);
-            for (int t = 0; t < kk; t++) {
-                const size_t i = (size_t)s + (size_t)S * (m0 + t);
-                extract_t(g->cg_out, g->h_out, g->w_out, p->wp, outT + (size_t)t * hwp * g->cg_out,
+            for (int t = 0; t < kk; t++)
+                extract_t(g->cg_out, g->h_out, g->w_out, p->wp,
+                          outT + (size_t)t * d.hwp * g->cg_out,
                           c->b ? c->b + (size_t)grp * g->cg_out : NULL,
-                          c->y + i * st.y_img + grp * st.y_grp);
-            }
+                          c->y + imgs[t] * st.y_img + grp * st.y_grp);
         }
     }
 }
@@ -330,19 +360,16 @@ static void grid_dx_chunk(const cn_conv2d_geom *g, const cn_conv2d_plan *p, cons
                           cn_real *region)
 {
     const cn_conv2d_strides st = cn_conv2d_strides_of(g);
-    const size_t hwq = (size_t)p->hq * p->wq, cs = (size_t)kk * hwq;
-    const size_t ew = (size_t)g->dil_w * (g->kw - 1);
     const int qh = g->dil_h * (g->kh - 1) - g->pad_h, qw = g->dil_w * (g->kw - 1) - g->pad_w;
-    const int ncols = (int)((size_t)(kk - 1) * hwq + (size_t)p->lb);
-    cn_real *dys = region;                             // (cg_out, kk * hq * wq) + tail
-    cn_real *outT = dys + (size_t)g->cg_out * cs + ew; // (kk * hq * wq, cg_in)
-    for (int t = 0; t < kk; t++)
-        pad_into(g->cg_out, g->h_out, g->w_out, qh, qw, dy + imgs[t] * st.y_img + grp * st.y_grp,
-                 dys + (size_t)t * hwq, cs);
-    memset(dys + (size_t)g->cg_out * cs, 0, ew * sizeof *dys);
+    const grid_dims d = grid_dims_of(g->h_out, g->w_out, qh, qw, g); // wp = p->wq
+    const size_t cs = grid_cs(&d, kk);
+    const int ncols = (int)((size_t)(kk - 1) * d.hwp + (size_t)p->lb);
+    cn_real *dys = region;                        // cg_out blocks of kk padded dy
+    cn_real *outT = dys + (size_t)g->cg_out * cs; // (kk * hq * wq, cg_in)
+    grid_load(&d, g->cg_out, dy + grp * st.y_grp, imgs, st.y_img, kk, dys);
     shift_conv(g, wtg, g->cg_out, g->cg_in, p->wq, dys, cs, ncols, outT);
     for (int t = 0; t < kk; t++)
-        extract_t(g->cg_in, g->h, g->w, p->wq, outT + (size_t)t * hwq * g->cg_in, NULL,
+        extract_t(g->cg_in, g->h, g->w, p->wq, outT + (size_t)t * d.hwp * g->cg_in, NULL,
                   dx + imgs[t] * st.x_img + grp * st.x_grp);
 }
 
@@ -367,21 +394,19 @@ static void grid_dw_shift(const cn_conv2d_geom *g, const cn_conv2d_plan *p, cons
                           cn_real *partg, cn_real *region)
 {
     const cn_conv2d_strides st = cn_conv2d_strides_of(g);
-    const size_t hwp = (size_t)p->hp * p->wp, cs = (size_t)kk * hwp;
-    const size_t ew = (size_t)g->dil_w * (g->kw - 1), gap = hwp - (size_t)p->lf;
+    const grid_dims d = grid_dims_of(g->h, g->w, g->pad_h, g->pad_w, g);
+    const size_t hwp = d.hwp, cs = grid_cs(&d, kk), gap = hwp - (size_t)p->lf;
     const int taps = g->kh * g->kw, ncols = (int)((size_t)(kk - 1) * hwp + (size_t)p->lf);
-    cn_real *xs = region;                                // (cg_in, kk * hp * wp) + tail
-    cn_real *dgs = xs + (size_t)g->cg_in * cs + ew;      // (cg_out, ncols)
+    cn_real *xs = region;                        // cg_in blocks of kk images
+    cn_real *dgs = xs + (size_t)g->cg_in * cs;   // (cg_out, ncols)
+    grid_load(&d, g->cg_in, x + grp * st.x_grp, imgs, st.x_img, kk, xs);
     for (int t = 0; t < kk; t++) {
-        pad_into(g->cg_in, g->h, g->w, g->pad_h, g->pad_w, x + imgs[t] * st.x_img + grp * st.x_grp,
-                 xs + (size_t)t * hwp, cs);
         spread(g->cg_out, g->h_out, g->w_out, p->wp, dy + imgs[t] * st.y_img + grp * st.y_grp,
                dgs + (size_t)t * hwp, (size_t)ncols);
         if (t + 1 < kk) /* the padding rows up to the next image's grid */
             for (int ch = 0; ch < g->cg_out; ch++)
                 memset(dgs + (size_t)ch * ncols + (size_t)t * hwp + p->lf, 0, gap * sizeof *dgs);
     }
-    memset(xs + (size_t)g->cg_in * cs, 0, ew * sizeof *xs);
     for (int i = 0; i < g->kh; i++)
         for (int j = 0; j < g->kw; j++) {
             const int t = i * g->kw + j;
@@ -403,7 +428,7 @@ static void grid_backward_slot(void *ctx, int s)
     const cn_conv2d_strides st = cn_conv2d_strides_of(g);
     cn_real *part = c->ws + (size_t)s * p->slot; // groups x (kdim, cg_out)
     cn_real *region = part + p->part;
-    cn_real *xp = region;                        // (cg_in, hp, wp) + tail
+    cn_real *xp = region;                        // one-image grid (cg_in blocks)
     cn_real *cols = xp + p->pad_f;               // (kdim, k * lf)
     cn_real *dyg = cols + (size_t)kdim * K * lf; // (cg_out, k * lf)
     const int cnt = (g->n - s + S - 1) / S;
@@ -417,7 +442,7 @@ static void grid_backward_slot(void *ctx, int s)
                               part + grp * st.w_grp, region);
             } else if (c->want_dw) {
                 for (int t = 0; t < kk; t++) {
-                    grid_fill(g, p, c->x + imgs[t] * st.x_img + grp * st.x_grp, xp,
+                    grid_fill(g, p, c->x + grp * st.x_grp, imgs[t], st.x_img, xp,
                               cols + (size_t)t * lf, ld);
                     spread(g->cg_out, g->h_out, g->w_out, p->wp,
                            c->dy + imgs[t] * st.y_img + grp * st.y_grp, dyg + (size_t)t * lf, ld);

@@ -4,26 +4,32 @@
  * public kernels). Not part of the public API.
  *
  * The padded grid: a stride-1 convolution computes its outputs on the grid of
- * the zero-padded input, (h_out, wp) with wp = w + 2 pad_w, instead of (h_out,
- * w_out). On that grid the im2col row of channel c and tap (i, j) is one
- * contiguous run of the padded image, so the unfolding is one memcpy per row;
- * the wp - w_out extra columns per output row are computed and dropped (the
- * forward), or meet zeros (the weight gradient: dy is spread onto the grid with
- * zeros there). Several images share one GEMM: their grids sit side by side,
- * (kdim, k * h_out * wp). The input gradient of a stride-1 convolution with
- * pad <= dil * (k - 1) is the stride-1 convolution of dy, padded by
- * dil * (k - 1) - pad, with the flipped and transposed kernel, so it runs on the
- * grid too (no col2im).
+ * the zero-padded input instead of (h_out, w_out). The images lie on rows of
+ * pitch wp = w + pad_w, h + pad_h rows an image: the pad_w zeros after a row
+ * are its right padding and the next row's left padding, the pad_h zero rows
+ * after an image its bottom padding and the next image's top padding (this
+ * needs pad <= dil * (k - 1), the kernel's reach). Output (r, q) of image t is
+ * grid column (t * hp + r) * wp + q, hp = h + pad_h; the columns q >= w_out
+ * and the rows r >= h_out are computed and dropped (the forward) or meet zeros
+ * (the weight gradient: dy is spread onto the grid with zeros there). Sharing
+ * the padding keeps those extra columns few: 16 x 16 grid columns per 14 x 14
+ * outputs for a 5 x 5 kernel with padding 2, where padding each image on its
+ * own would take 18 x 18. On that grid the im2col row of channel c and tap
+ * (i, j) is one contiguous run of the image's grid, so the unfolding is one
+ * memcpy per row, and several images share one GEMM: (kdim, k * h_out * wp).
+ * The input gradient of a stride-1 convolution is the stride-1 convolution of
+ * dy, padded by dil * (k - 1) - pad, with the flipped and transposed kernel,
+ * so it runs on the grid too (no col2im).
  *
- * The forward and that input gradient unfold nothing: the k padded images lie
- * channel-major, (c, k * hp * wp), so the im2col row of tap (i, j) is the whole
- * buffer shifted by i * dil_h * wp + j * dil_w, a strided view a GEMM reads in
- * place. The convolution is then one GEMM per tap, accumulated, computing the
- * transposed output (k * hp * wp, c_out): out^T += view^T W_tap^T, the shape
- * OpenBLAS runs fastest for few channels (measured 1.3-1.8x the unfolded GEMM
- * at 16-64 channels). The rows between images (the padding rows) are computed
- * and dropped with the extra columns. The weight gradient keeps the unfolded
- * columns and also computes its transpose, (kdim, c_out).
+ * The forward and that input gradient unfold nothing: the k images' grids lie
+ * channel-major, (c, k * hp * wp) plus the zeros before and after, so the
+ * im2col row of tap (i, j) is the whole buffer shifted by i * dil_h * wp + j *
+ * dil_w, a strided view a GEMM reads in place. The convolution is then one GEMM
+ * per tap, accumulated, computing the transposed output (k * hp * wp, c_out):
+ * out^T += view^T W_tap^T, the shape OpenBLAS runs fastest for few channels
+ * (measured 1.3-1.8x the unfolded GEMM at 16-64 channels). The weight gradient
+ * keeps the unfolded columns above CN_CONV2D_DW_SHIFT_MAX channels and also
+ * computes its transpose, (kdim, c_out).
  */
 #ifndef CONVNET_SRC_KERNELS_CONV2D_GRID_H
 #define CONVNET_SRC_KERNELS_CONV2D_GRID_H
@@ -65,9 +71,11 @@ typedef struct cn_conv2d_plan {
     int dw_shift;        /* 1: weight gradient by one GEMM per tap on the padded images */
     int fwd_shift;       /* 1: forward by one GEMM per tap; 0: unfolded columns, one GEMM */
     int k;               /* images per GEMM on the grid path */
-    int hp, wp, lf;      /* forward: padded input (hp, wp); grid columns per image h_out*wp */
-    int hq, wq, lb;      /* input gradient: padded dy (hq, wq); columns per image h*wq */
-    size_t pad_f;        /* reals of one padded image group (+ the tail a run may read) */
+    int hp, wp, lf;      /* forward: rows per image h + pad_h, row pitch w + pad_w; grid
+                          * columns per image h_out * wp */
+    int hq, wq, lb;      /* input gradient: the same for dy padded by dil * (k - 1) - pad
+                          * (hq = h_out + that, wq likewise); columns per image h * wq */
+    size_t pad_f;        /* reals of one image group on its grid (cg_in channel blocks) */
     size_t part;         /* reals of one slot's partial weight gradient (c_out * kdim) */
     size_t slot;         /* workspace reals per slot */
     size_t total;        /* workspace reals in all (slots, then the rearranged kernel) */
