@@ -507,12 +507,13 @@ static int train_run(const cli_train_cfg *c, const train_cli *t, cli_progress *p
     cli_out_int(out, "skipped_steps", NULL, (long long)rep.skipped_steps);
     cli_out_real(out, "train_seconds", "training seconds", secs, CLI_FMT_SEC);
     /* the report predicts the test set with the best weights (else the last) and
-     * returns that accuracy; only a separate last-weights file needs a second pass */
+     * returns that accuracy; only last weights that differ from the best ones (a
+     * best epoch before the last) need a second pass */
     double acc_best = NAN, acc_last = NAN;
     if (d.test) cli_progress_stage(p, "testing on %d images", d.test->n);
     if ((rc = cli_report_after_train(dir, d.test, p, &acc_best)) != CLI_EXIT_OK) goto done;
     if (d.test) {
-        if (!file_exists(best))
+        if (!file_exists(best) || (rep.best_epoch > 0 && rep.best_epoch == rep.epochs_run))
             acc_last = acc_best;
         else if (test_accuracy(last, d.test, c->batch, &acc_last, &err) != 0) {
             rc = cli_lib_error("train", &err);
