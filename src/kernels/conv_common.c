@@ -1,7 +1,7 @@
 /* conv_common.c: the helpers the convolution kernels share (declared in the
  * internal header conv_common.h): geometry arithmetic, bias forward / backward
- * and the slot-ordered weight-gradient reduction. Each loop keeps a fixed order
- * and cn_real accumulators, so results do not depend on the thread count. */
+ * and the slot-ordered weight-gradient reduction. Each loop keeps a fixed order,
+ * so results do not depend on the thread count. */
 #include "conv_common.h"
 
 #include <limits.h>
@@ -78,6 +78,10 @@ void cn_conv_add_bias(int n, int c, size_t sp, const cn_real *b, cn_real *y, int
     }
 }
 
+/* BIAS_LANES: partial sums of the bias gradient, one per lane of a vector, so
+ * the loop vectorises (a single accumulator is one dependent add per element). */
+#define BIAS_LANES 16
+
 void cn_conv_bias_grad(int n, int c, size_t sp, const cn_real *dy, cn_real *db, int parallel)
 {
 #ifdef _OPENMP
@@ -86,12 +90,17 @@ void cn_conv_bias_grad(int n, int c, size_t sp, const cn_real *dy, cn_real *db, 
     (void)parallel;
 #endif
     for (int co = 0; co < c; co++) {
-        cn_real acc = 0;
+        double acc[BIAS_LANES] = {0};
         for (int i = 0; i < n; i++) {
             const cn_real *d = dy + ((size_t)i * c + co) * sp; // (sp)
-            for (size_t k = 0; k < sp; k++) acc += d[k];
+            size_t k = 0;
+            for (; k + BIAS_LANES <= sp; k += BIAS_LANES)
+                for (size_t l = 0; l < BIAS_LANES; l++) acc[l] += (double)d[k + l];
+            for (size_t l = 0; k < sp; k++, l++) acc[l] += (double)d[k];
         }
-        db[co] += acc;
+        double sum = 0.0;
+        for (int l = 0; l < BIAS_LANES; l++) sum += acc[l];
+        db[co] += (cn_real)sum;
     }
 }
 
