@@ -117,6 +117,14 @@ static const struct {
     {"dilation 2 (max)", 2, 2, 9, 8, 3, 2, 1, 2, 0, 1},
     {"dilation 2 ceil (max)", 1, 2, 7, 7, 3, 2, 1, 2, 1, 1},
     {"window == input", 2, 2, 4, 4, 4, 4, 0, 1, 0, 1},
+    /* the 2x2 fast path's vector blocks of 8 or 4 outputs: exactly one, one
+     * plus an overlapping last block (14 = a 28x28 map's, 7, 5), three with
+     * an odd input width */
+    {"2x2 stride 2, 8 a row", 2, 2, 4, 16, 2, 2, 0, 1, 0, 1},
+    {"2x2 stride 2, 7 a row", 2, 2, 4, 14, 2, 2, 0, 1, 0, 1},
+    {"2x2 stride 2, 5 a row", 1, 2, 4, 11, 2, 2, 0, 1, 0, 1},
+    {"2x2 stride 2, 14 a row", 2, 3, 6, 28, 2, 2, 0, 1, 0, 1},
+    {"2x2 stride 2, 17 a row", 1, 2, 5, 35, 2, 2, 0, 1, 0, 1},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
@@ -149,6 +157,34 @@ Test(pool2d, max_forward_matches_oracle_with_ties)
         cn_rng r;
         cn_rng_seed(&r, 40 + k, 1);
         for (size_t i = 0; i < nx; i++) x[i] = (cn_real)((int)cn_rng_below(&r, 5) - 2);
+        cn_maxpool2d_forward(&g, x, y, idx);
+        oracle_maxpool2d_forward(&g, x, yr, ir);
+        cr_assert(memcmp(y, yr, ny * sizeof *y) == 0, "%s: max values differ", CASES[k].name);
+        cr_assert(memcmp(idx, ir, ny * sizeof *idx) == 0, "%s: argmax differs", CASES[k].name);
+        free(x);
+        free(y);
+        free(yr);
+        free(idx);
+        free(ir);
+    }
+}
+
+/* The same with NaNs and infinities sprinkled among the ties: equal bits. */
+Test(pool2d, max_forward_matches_oracle_with_nans)
+{
+    for (size_t k = 0; k < NCASES; k++) {
+        cn_pool2d_geom g = case_geom(k, CN_POOL_MAX);
+        const size_t nx = in_size(&g), ny = out_size(&g);
+        cn_real *x = tst_reals(nx), *y = tst_reals(ny), *yr = tst_reals(ny);
+        int32_t *idx = malloc(ny * sizeof *idx), *ir = malloc(ny * sizeof *ir);
+        cr_assert(idx && ir);
+        cn_rng r;
+        cn_rng_seed(&r, 70 + k, 1);
+        const cn_real special[3] = {(cn_real)NAN, (cn_real)INFINITY, -(cn_real)INFINITY};
+        for (size_t i = 0; i < nx; i++) {
+            const uint32_t v = cn_rng_below(&r, 8);
+            x[i] = v < 3 ? special[v] : (cn_real)((int)v - 5);
+        }
         cn_maxpool2d_forward(&g, x, y, idx);
         oracle_maxpool2d_forward(&g, x, yr, ir);
         cr_assert(memcmp(y, yr, ny * sizeof *y) == 0, "%s: max values differ", CASES[k].name);
