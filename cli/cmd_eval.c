@@ -27,7 +27,7 @@ static const char *const SPLITS[] = {"test", "train", NULL};
 
 typedef struct eval_cfg {
     const char *data, *split;
-    int limit, batch, json, quiet;
+    int limit, batch, threads, json, quiet;
     const char *models[EVAL_MAX_MODELS];
     int n_models;
 } eval_cfg;
@@ -39,7 +39,7 @@ typedef struct eval_member {
     double accuracy;
 } eval_member;
 
-#define EVAL_NFLAGS 7
+#define EVAL_NFLAGS 8
 
 static int eval_flags(cli_flag *f, eval_cfg *c)
 {
@@ -53,6 +53,8 @@ static int eval_flags(cli_flag *f, eval_cfg *c)
          0, NULL, &c->limit, 0},
         {"batch", CLI_FLAG_INT, "N", "images per forward pass", STR(EVAL_DEFAULT_BATCH), 1,
          65536, 0, NULL, &c->batch, 0},
+        {"threads", CLI_FLAG_INT, "N", "threads (OpenMP and BLAS)", "all cores", 1, 1024, 0,
+         NULL, &c->threads, 0},
         {"json", CLI_FLAG_BOOL, "", "print one JSON object on stdout instead of tables", "off",
          0, 0, 0, NULL, &c->json, 0},
         {"quiet", CLI_FLAG_BOOL, "", "no progress on stderr", "off", 0, 0, 0, NULL, &c->quiet,
@@ -345,6 +347,7 @@ int cmd_eval(int argc, char **argv)
     if (c.n_models == 0)
         return cli_usage_error("eval", "no model file given; usage: convnet eval "
                                        "MODEL.safetensors [MODEL2 ...] [--data DIR]");
+    if (c.threads > 0) cn_set_num_threads(c.threads);
     cli_progress pr;
     cli_progress_init(&pr, c.quiet);
     cli_out *out = cli_out_new("eval");

@@ -20,10 +20,10 @@
 
 typedef struct report_cfg {
     const char *run_dir, *weights, *data;
-    int test_limit, json, quiet;
+    int test_limit, threads, json, quiet;
 } report_cfg;
 
-#define REPORT_NFLAGS 6
+#define REPORT_NFLAGS 7
 
 static int report_flags(cli_flag *f, report_cfg *c)
 {
@@ -35,6 +35,8 @@ static int report_flags(cli_flag *f, report_cfg *c)
          "RUN_DIR/config.txt's data", 0, 0, 0, NULL, &c->data, 0},
         {"test-limit", CLI_FLAG_INT, "N", "use only the first N test images (0: all)",
          "RUN_DIR/config.txt's test_limit", 0, 1e9, 0, NULL, &c->test_limit, 0},
+        {"threads", CLI_FLAG_INT, "N", "threads (OpenMP and BLAS)", "all cores", 1, 1024, 0,
+         NULL, &c->threads, 0},
         {"json", CLI_FLAG_BOOL, "", "print one JSON object on stdout", "off", 0, 0, 0, NULL,
          &c->json, 0},
         {"quiet", CLI_FLAG_BOOL, "", "no progress on stderr", "off", 0, 0, 0, NULL, &c->quiet, 0},
@@ -205,6 +207,7 @@ int cmd_report(int argc, char **argv)
         cmd_report_help(stdout);
         return CLI_EXIT_OK;
     }
+    if (c.threads > 0) cn_set_num_threads(c.threads);
     cli_progress pr;
     cli_progress_init(&pr, c.quiet);
     rc = report_run(&c, flags, &pr);

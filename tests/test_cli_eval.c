@@ -169,6 +169,25 @@ Test(cli_eval, single_model_json)
     tst_cli_free(&r);
 }
 
+/* --threads 1 and 2 print the same results (the kernels do not depend on the
+ * thread count). */
+Test(cli_eval, threads_same_result)
+{
+    tst_cli_bin_or_skip();
+    const char *a1[] = {"eval", g_a, "--data", g_dir, "--json", "--quiet", "--threads", "1", NULL};
+    const char *a2[] = {"eval", g_a, "--data", g_dir, "--json", "--quiet", "--threads", "2", NULL};
+    tst_run r1 = tst_cli_run(a1), r2 = tst_cli_run(a2);
+    cr_assert_eq(r1.status, 0, "exit %d: %s", r1.status, r1.err);
+    cr_assert_eq(r2.status, 0, "exit %d: %s", r2.status, r2.err);
+    json_t *o1 = tst_cli_json(&r1), *o2 = tst_cli_json(&r2);
+    cr_expect(json_equal(json_object_get(o1, "accuracy"), json_object_get(o2, "accuracy")));
+    cr_expect(json_equal(json_object_get(o1, "confusion"), json_object_get(o2, "confusion")));
+    json_decref(o1);
+    json_decref(o2);
+    tst_cli_free(&r1);
+    tst_cli_free(&r2);
+}
+
 Test(cli_eval, ensemble_of_two)
 {
     tst_cli_bin_or_skip();
@@ -272,6 +291,8 @@ Test(cli_eval, errors)
     snprintf(idx, sizeof idx, "%s/train-images-idx3-ubyte", g_dir);
     const char *a7[] = {"eval", idx, "--data", g_dir, NULL};
     expect_fail(a7, 1, idx, NULL);
+    const char *a9[] = {"eval", g_a, "--data", g_dir, "--threads", "0", NULL};
+    expect_fail(a9, 2, "--threads", NULL);
     const char *a8[] = {"eval", "--help", NULL};
     tst_run r = tst_cli_run(a8);
     cr_expect_eq(r.status, 0);

@@ -242,6 +242,11 @@ Test(report, cli_report_json)
     r = tst_cli_run(usage);
     cr_expect_eq(r.status, 2, "stderr: %s", r.err);
     tst_cli_free(&r);
+    const char *threads[] = {"report", dir, "--threads", "0", NULL};
+    r = tst_cli_run(threads);
+    cr_expect_eq(r.status, 2, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "--threads") != NULL, "%s", r.err);
+    tst_cli_free(&r);
     const char *help[] = {"help", "report", NULL};
     r = tst_cli_run(help);
     cr_expect_eq(r.status, 0);
@@ -264,7 +269,7 @@ Test(report, cli_train_then_report, .timeout = 60)
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     tst_cli_free(&r);
     /* data and test limit come from RUN_DIR/config.txt */
-    const char *rep[] = {"report", run, "--json", "--quiet", NULL};
+    const char *rep[] = {"report", run, "--json", "--quiet", "--threads", "1", NULL};
     r = tst_cli_run(rep);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     json_t *o = tst_cli_json(&r);
