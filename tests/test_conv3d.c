@@ -341,7 +341,7 @@ static void run_once(void *ctx, cn_real *y, cn_real *dx, cn_real *dw, cn_real *d
 
 /* Every output and gradient is bit-identical with 1 and 2 threads. The shapes
  * are large enough to pass the kernels' threshold for going parallel: more
- * images than slots, a grouped strided dilated one, and 1x1x1. */
+ * images than slots, a grouped strided dilated one, 1x1x1, and batch 1. */
 Test(conv3d, thread_count_invariance)
 {
     const int k[3] = {3, 3, 2}, s[3] = {2, 1, 2}, p[3] = {1, 2, 0}, dl[3] = {1, 2, 1};
@@ -349,6 +349,8 @@ Test(conv3d, thread_count_invariance)
         geom_u(11, 4, 6, 6, 6, 8, 3, 1, 1, 1, 1),
         geom(3, 6, 8, 7, 9, 4, k, s, p, dl, 2),
         geom_u(9, 8, 4, 5, 6, 8, 1, 1, 0, 1, 1),
+        /* one image: one slot, its GEMMs split across the threads instead */
+        geom_u(1, 16, 8, 8, 8, 32, 3, 1, 1, 1, 1),
     };
     for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
         prob P = prob_new(shapes[q], 1300 + q);

@@ -387,13 +387,16 @@ static void run_once(void *ctx, cn_real *y, cn_real *dx, cn_real *dw, cn_real *d
 
 /* Every output and gradient is bit-identical with 1 and 2 threads. The shapes
  * are large enough to pass the kernels' threshold for going parallel: more
- * images than slots, a grouped strided one with output padding, and 1x1. */
+ * images than slots, a grouped strided one with output padding, 1x1, and
+ * batch 1. */
 Test(conv_transpose2d, thread_count_invariance)
 {
     const spec shapes[] = {
         {"", 11, 8, 8, 8, 16, 4, 4, 2, 2, 1, 1, 0, 0, 1, 1, 1},
         {"", 3, 8, 9, 7, 12, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2, 2},
         {"", 9, 16, 8, 8, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+        /* one image: one slot, its GEMMs split across the threads instead */
+        {"", 1, 48, 16, 16, 32, 4, 4, 2, 2, 1, 1, 0, 0, 1, 1, 1},
     };
     for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
         prob P = prob_new(geom(shapes[q]), 1300 + q);

@@ -205,36 +205,95 @@ static int conv_parallel(const cn_conv3d_geom *g)
     return cn_conv_parallel((double)g->n * g->c_out * g->out_sp * g->kdim);
 }
 
+/* c3_ctx: the arguments of the slot functions (cn_conv_run_slots) with the
+ * strides: reals per slot (of them the columns' cols_sz), between images and
+ * groups of x and y, between groups of w. */
+typedef struct c3_ctx {
+    const cn_conv3d_geom *g;
+    const cn_real *x, *w, *dy;
+    cn_real *y, *dx, *ws;
+    int want_dw;
+    size_t slot, cols_sz, x_img, x_grp, y_img, y_grp, w_grp;
+} c3_ctx;
+
+static c3_ctx c3_ctx_of(const cn_conv3d_geom *g)
+{
+    const size_t vol = (size_t)g->d * g->h * g->w, sp = (size_t)g->out_sp;
+    const size_t cols_sz = cols_reals(g);
+    c3_ctx c = {.g = g, .cols_sz = cols_sz, .slot = cols_sz + (size_t)g->kdim * g->c_out,
+                .x_img = (size_t)g->c_in * vol, .x_grp = (size_t)g->cg_in * vol,
+                .y_img = (size_t)g->c_out * sp, .y_grp = (size_t)g->cg_out * sp,
+                .w_grp = (size_t)g->cg_out * g->kdim};
+    return c;
+}
+
+/* c3_forward_slot: y of slot s's images (image i in slot i % slots). */
+static void c3_forward_slot(void *ctx, int s)
+{
+    const c3_ctx *c = ctx;
+    const cn_conv3d_geom *g = c->g;
+    const int sp = g->out_sp, kdim = g->kdim;
+    cn_real *cols = c->ws + (size_t)s * c->slot; // (kdim, out_sp)
+    for (int i = s; i < g->n; i += g->slots) {
+        for (int grp = 0; grp < g->groups; grp++) {
+            const cn_real *xg = c->x + i * c->x_img + grp * c->x_grp; // (cg_in, d, h, w)
+            const cn_real *B = xg;
+            if (!g->direct_1x1) {
+                cn_vol2col(g, xg, cols);
+                B = cols;
+            }
+            // y_g (cg_out, out_sp) = w_g (cg_out, kdim) B (kdim, out_sp)
+            cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, sp, kdim, 1, c->w + grp * c->w_grp, kdim,
+                    B, sp, 0, c->y + i * c->y_img + grp * c->y_grp, sp);
+        }
+    }
+}
+
 void cn_conv3d_forward(const cn_conv3d_geom *g, const cn_real *x, const cn_real *w,
                        const cn_real *b, cn_real *y, cn_real *ws)
 {
     CN_ASSERT(g && g->slots >= 1 && x && w && y && ws);
-    const int S = g->slots, sp = g->out_sp, kdim = g->kdim;
-    const size_t slot = cols_reals(g) + (size_t)kdim * g->c_out;
-    const size_t vol = (size_t)g->d * g->h * g->w;
-    const size_t x_img = (size_t)g->c_in * vol, x_grp = (size_t)g->cg_in * vol;
-    const size_t y_img = (size_t)g->c_out * sp, y_grp = (size_t)g->cg_out * sp;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-#endif
-    for (int s = 0; s < S; s++) {
-        cn_real *cols = ws + (size_t)s * slot; // (kdim, out_sp)
-        for (int i = s; i < g->n; i += S) {
-            for (int grp = 0; grp < g->groups; grp++) {
-                const cn_real *xg = x + i * x_img + grp * x_grp; // (cg_in, d, h, w)
+    c3_ctx c = c3_ctx_of(g);
+    c.x = x, c.w = w, c.y = y, c.ws = ws;
+    cn_conv_run_slots(g->slots, conv_parallel(g), c3_forward_slot, &c);
+    if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->out_sp, b, y, conv_parallel(g));
+}
+
+/* c3_backward_slot: dx of slot s's images and the slot's partial weight
+ * gradient (summed over its images in order). */
+static void c3_backward_slot(void *ctx, int s)
+{
+    const c3_ctx *c = ctx;
+    const cn_conv3d_geom *g = c->g;
+    const int sp = g->out_sp, kdim = g->kdim;
+    cn_real *cols = c->ws + (size_t)s * c->slot; // (kdim, out_sp)
+    cn_real *part = cols + c->cols_sz;           // (c_out, cg_in, kd, kh, kw)
+    for (int i = s; i < g->n; i += g->slots) {
+        const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
+        for (int grp = 0; grp < g->groups; grp++) {
+            const cn_real *xg = c->x + i * c->x_img + grp * c->x_grp;   // (cg_in, d, h, w)
+            const cn_real *dyg = c->dy + i * c->y_img + grp * c->y_grp; // (cg_out, out_sp)
+            const cn_real *wg = c->w + grp * c->w_grp;                  // (cg_out, kdim)
+            if (c->want_dw) {
                 const cn_real *B = xg;
                 if (!g->direct_1x1) {
                     cn_vol2col(g, xg, cols);
                     B = cols;
                 }
-                // y_g (cg_out, out_sp) = w_g (cg_out, kdim) B (kdim, out_sp)
-                cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_out, sp, kdim, 1, w + grp * w_grp, kdim,
-                        B, sp, 0, y + i * y_img + grp * y_grp, sp);
+                // part_g (cg_out, kdim) (+)= dy_g (cg_out, out_sp) B^T (out_sp, kdim)
+                cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_out, kdim, sp, 1, dyg, sp, B, sp, beta,
+                        part + grp * c->w_grp, kdim);
+            }
+            if (c->dx) {
+                cn_real *dxg = c->dx + i * c->x_img + grp * c->x_grp; // (cg_in, d, h, w)
+                // dcols (kdim, out_sp) = w_g^T (kdim, cg_out) dy_g (cg_out, out_sp)
+                cn_real *dcols = g->direct_1x1 ? dxg : cols;
+                cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, sp, g->cg_out, 1, wg, kdim, dyg, sp, 0, dcols,
+                        sp);
+                if (!g->direct_1x1) cn_col2vol(g, cols, dxg);
             }
         }
     }
-    if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->out_sp, b, y, conv_parallel(g));
 }
 
 void cn_conv3d_backward(const cn_conv3d_geom *g, const cn_real *x, const cn_real *w,
@@ -245,45 +304,11 @@ void cn_conv3d_backward(const cn_conv3d_geom *g, const cn_real *x, const cn_real
     if (db) cn_conv_bias_grad(g->n, g->c_out, (size_t)g->out_sp, dy, db, conv_parallel(g));
     if (!dx && !dw) return;
     CN_ASSERT(ws);
-    const int S = g->slots, sp = g->out_sp, kdim = g->kdim;
-    const size_t cols_sz = cols_reals(g), wsz = (size_t)kdim * g->c_out, slot = cols_sz + wsz;
-    const size_t vol = (size_t)g->d * g->h * g->w;
-    const size_t x_img = (size_t)g->c_in * vol, x_grp = (size_t)g->cg_in * vol;
-    const size_t y_img = (size_t)g->c_out * sp, y_grp = (size_t)g->cg_out * sp;
-    const size_t w_grp = (size_t)g->cg_out * kdim;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (conv_parallel(g))
-#endif
-    for (int s = 0; s < S; s++) {
-        cn_real *cols = ws + (size_t)s * slot; // (kdim, out_sp)
-        cn_real *part = cols + cols_sz;        // (c_out, cg_in, kd, kh, kw)
-        for (int i = s; i < g->n; i += S) {
-            const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
-            for (int grp = 0; grp < g->groups; grp++) {
-                const cn_real *xg = x + i * x_img + grp * x_grp;   // (cg_in, d, h, w)
-                const cn_real *dyg = dy + i * y_img + grp * y_grp; // (cg_out, out_sp)
-                const cn_real *wg = w + grp * w_grp;               // (cg_out, kdim)
-                if (dw) {
-                    const cn_real *B = xg;
-                    if (!g->direct_1x1) {
-                        cn_vol2col(g, xg, cols);
-                        B = cols;
-                    }
-                    // part_g (cg_out, kdim) (+)= dy_g (cg_out, out_sp) B^T (out_sp, kdim)
-                    cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_out, kdim, sp, 1, dyg, sp, B, sp, beta,
-                            part + grp * w_grp, kdim);
-                }
-                if (dx) {
-                    cn_real *dxg = dx + i * x_img + grp * x_grp; // (cg_in, d, h, w)
-                    // dcols (kdim, out_sp) = w_g^T (kdim, cg_out) dy_g (cg_out, out_sp)
-                    cn_real *dcols = g->direct_1x1 ? dxg : cols;
-                    cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, sp, g->cg_out, 1, wg, kdim, dyg, sp, 0,
-                            dcols, sp);
-                    if (!g->direct_1x1) cn_col2vol(g, cols, dxg);
-                }
-            }
-        }
-    }
+    c3_ctx c = c3_ctx_of(g);
+    c.x = x, c.w = w, c.dy = dy, c.dx = dx, c.ws = ws, c.want_dw = dw != NULL;
+    cn_conv_run_slots(g->slots, conv_parallel(g), c3_backward_slot, &c);
     // dw (c_out, cg_in, kd, kh, kw) += the slots' partials, in slot order
-    if (dw) cn_conv_reduce_slots(wsz, S, slot, ws + cols_sz, dw, conv_parallel(g));
+    if (dw)
+        cn_conv_reduce_slots((size_t)g->kdim * g->c_out, g->slots, c.slot, ws + c.cols_sz, dw,
+                             conv_parallel(g));
 }

@@ -207,34 +207,86 @@ static int convt_parallel(const cn_convt2d_geom *g)
     return cn_conv_parallel((double)g->n * g->c_in * g->hw_in * g->kdim);
 }
 
+/* ct_ctx: the arguments of the slot functions (cn_conv_run_slots) with the
+ * strides: reals per slot (of them the columns' cols_sz), between images and
+ * groups of x and y, between groups of w. */
+typedef struct ct_ctx {
+    const cn_convt2d_geom *g;
+    const cn_real *x, *w, *dy;
+    cn_real *y, *dx, *ws;
+    int want_dw;
+    size_t slot, cols_sz, x_img, x_grp, y_img, y_grp, w_grp;
+} ct_ctx;
+
+static ct_ctx ct_ctx_of(const cn_convt2d_geom *g)
+{
+    const size_t hw = (size_t)g->hw_in, hw_out = (size_t)g->h_out * g->w_out;
+    const size_t cols_sz = cols_reals(g);
+    ct_ctx c = {.g = g, .cols_sz = cols_sz, .slot = cols_sz + (size_t)g->kdim * g->c_in,
+                .x_img = (size_t)g->c_in * hw, .x_grp = (size_t)g->cg_in * hw,
+                .y_img = (size_t)g->c_out * hw_out, .y_grp = (size_t)g->cg_out * hw_out,
+                .w_grp = (size_t)g->cg_in * g->kdim};
+    return c;
+}
+
+/* ct_forward_slot: y of slot s's images (image i in slot i % slots). */
+static void ct_forward_slot(void *ctx, int s)
+{
+    const ct_ctx *c = ctx;
+    const cn_convt2d_geom *g = c->g;
+    const int hw = g->hw_in, kdim = g->kdim;
+    cn_real *cols = c->ws + (size_t)s * c->slot; // (kdim, hw_in)
+    for (int i = s; i < g->n; i += g->slots) {
+        for (int grp = 0; grp < g->groups; grp++) {
+            const cn_real *xg = c->x + i * c->x_img + grp * c->x_grp; // (cg_in, h, w)
+            cn_real *yg = c->y + i * c->y_img + grp * c->y_grp; // (cg_out, h_out, w_out)
+            cn_real *C = g->direct_1x1 ? yg : cols;
+            // C (kdim, hw_in) = w_g^T (kdim, cg_in) x_g (cg_in, hw_in)
+            cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, hw, g->cg_in, 1, c->w + grp * c->w_grp, kdim, xg,
+                    hw, 0, C, hw);
+            if (!g->direct_1x1) fold(g, cols, yg);
+        }
+    }
+}
+
 void cn_convt2d_forward(const cn_convt2d_geom *g, const cn_real *x, const cn_real *w,
                         const cn_real *b, cn_real *y, cn_real *ws)
 {
     CN_ASSERT(g && g->slots >= 1 && x && w && y && ws);
-    const int S = g->slots, hw = g->hw_in, kdim = g->kdim;
-    const size_t slot = cols_reals(g) + (size_t)kdim * g->c_in;
-    const size_t hw_out = (size_t)g->h_out * g->w_out;
-    const size_t x_img = (size_t)g->c_in * hw, x_grp = (size_t)g->cg_in * hw;
-    const size_t y_img = (size_t)g->c_out * hw_out, y_grp = (size_t)g->cg_out * hw_out;
-    const size_t w_grp = (size_t)g->cg_in * kdim;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (convt_parallel(g))
-#endif
-    for (int s = 0; s < S; s++) {
-        cn_real *cols = ws + (size_t)s * slot; // (kdim, hw_in)
-        for (int i = s; i < g->n; i += S) {
-            for (int grp = 0; grp < g->groups; grp++) {
-                const cn_real *xg = x + i * x_img + grp * x_grp; // (cg_in, h, w)
-                cn_real *yg = y + i * y_img + grp * y_grp;       // (cg_out, h_out, w_out)
-                cn_real *C = g->direct_1x1 ? yg : cols;
-                // C (kdim, hw_in) = w_g^T (kdim, cg_in) x_g (cg_in, hw_in)
-                cn_gemm(CN_TRANS, CN_NO_TRANS, kdim, hw, g->cg_in, 1, w + grp * w_grp, kdim, xg,
-                        hw, 0, C, hw);
-                if (!g->direct_1x1) fold(g, cols, yg);
+    ct_ctx c = ct_ctx_of(g);
+    c.x = x, c.w = w, c.y = y, c.ws = ws;
+    cn_conv_run_slots(g->slots, convt_parallel(g), ct_forward_slot, &c);
+    if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->h_out * g->w_out, b, y, convt_parallel(g));
+}
+
+/* ct_backward_slot: dx of slot s's images and the slot's partial weight
+ * gradient (summed over its images in order). */
+static void ct_backward_slot(void *ctx, int s)
+{
+    const ct_ctx *c = ctx;
+    const cn_convt2d_geom *g = c->g;
+    const int hw = g->hw_in, kdim = g->kdim;
+    cn_real *cols = c->ws + (size_t)s * c->slot; // (kdim, hw_in)
+    cn_real *part = cols + c->cols_sz;           // (c_in, cg_out, kh, kw)
+    for (int i = s; i < g->n; i += g->slots) {
+        const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
+        for (int grp = 0; grp < g->groups; grp++) {
+            const cn_real *xg = c->x + i * c->x_img + grp * c->x_grp;   // (cg_in, h, w)
+            const cn_real *dyg = c->dy + i * c->y_img + grp * c->y_grp; // (cg_out, h_out, w_out)
+            const cn_real *wg = c->w + grp * c->w_grp;                  // (cg_in, kdim)
+            const cn_real *B = dyg;                                     // (kdim, hw_in)
+            if (!g->direct_1x1) {
+                unfold(g, dyg, cols);
+                B = cols;
             }
+            if (c->want_dw) // part_g (cg_in, kdim) (+)= x_g (cg_in, hw_in) B^T (hw_in, kdim)
+                cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_in, kdim, hw, 1, xg, hw, B, hw, beta,
+                        part + grp * c->w_grp, kdim);
+            if (c->dx) // dx_g (cg_in, hw_in) = w_g (cg_in, kdim) B (kdim, hw_in)
+                cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_in, hw, kdim, 1, wg, kdim, B, hw, 0,
+                        c->dx + i * c->x_img + grp * c->x_grp, hw);
         }
     }
-    if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->h_out * g->w_out, b, y, convt_parallel(g));
 }
 
 void cn_convt2d_backward(const cn_convt2d_geom *g, const cn_real *x, const cn_real *w,
@@ -246,38 +298,11 @@ void cn_convt2d_backward(const cn_convt2d_geom *g, const cn_real *x, const cn_re
         cn_conv_bias_grad(g->n, g->c_out, (size_t)g->h_out * g->w_out, dy, db, convt_parallel(g));
     if (!dx && !dw) return;
     CN_ASSERT(ws);
-    const int S = g->slots, hw = g->hw_in, kdim = g->kdim;
-    const size_t cols_sz = cols_reals(g), wsz = (size_t)kdim * g->c_in, slot = cols_sz + wsz;
-    const size_t hw_out = (size_t)g->h_out * g->w_out;
-    const size_t x_img = (size_t)g->c_in * hw, x_grp = (size_t)g->cg_in * hw;
-    const size_t y_img = (size_t)g->c_out * hw_out, y_grp = (size_t)g->cg_out * hw_out;
-    const size_t w_grp = (size_t)g->cg_in * kdim;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (convt_parallel(g))
-#endif
-    for (int s = 0; s < S; s++) {
-        cn_real *cols = ws + (size_t)s * slot; // (kdim, hw_in)
-        cn_real *part = cols + cols_sz;        // (c_in, cg_out, kh, kw)
-        for (int i = s; i < g->n; i += S) {
-            const cn_real beta = i == s ? 0 : 1; // the slot's first image starts its sum
-            for (int grp = 0; grp < g->groups; grp++) {
-                const cn_real *xg = x + i * x_img + grp * x_grp;   // (cg_in, h, w)
-                const cn_real *dyg = dy + i * y_img + grp * y_grp; // (cg_out, h_out, w_out)
-                const cn_real *wg = w + grp * w_grp;               // (cg_in, kdim)
-                const cn_real *B = dyg;                            // (kdim, hw_in)
-                if (!g->direct_1x1) {
-                    unfold(g, dyg, cols);
-                    B = cols;
-                }
-                if (dw) // part_g (cg_in, kdim) (+)= x_g (cg_in, hw_in) B^T (hw_in, kdim)
-                    cn_gemm(CN_NO_TRANS, CN_TRANS, g->cg_in, kdim, hw, 1, xg, hw, B, hw, beta,
-                            part + grp * w_grp, kdim);
-                if (dx) // dx_g (cg_in, hw_in) = w_g (cg_in, kdim) B (kdim, hw_in)
-                    cn_gemm(CN_NO_TRANS, CN_NO_TRANS, g->cg_in, hw, kdim, 1, wg, kdim, B, hw, 0,
-                            dx + i * x_img + grp * x_grp, hw);
-            }
-        }
-    }
+    ct_ctx c = ct_ctx_of(g);
+    c.x = x, c.w = w, c.dy = dy, c.dx = dx, c.ws = ws, c.want_dw = dw != NULL;
+    cn_conv_run_slots(g->slots, convt_parallel(g), ct_backward_slot, &c);
     // dw (c_in, cg_out, kh, kw) += the slots' partials, in slot order
-    if (dw) cn_conv_reduce_slots(wsz, S, slot, ws + cols_sz, dw, convt_parallel(g));
+    if (dw)
+        cn_conv_reduce_slots((size_t)g->kdim * g->c_in, g->slots, c.slot, ws + c.cols_sz, dw,
+                             convt_parallel(g));
 }
