@@ -130,7 +130,8 @@ Test(conv2d_fast, random_shapes_match_oracle)
  * the slot's partial weight gradient), ResNet-like layers, the 1x1 and depthwise
  * paths, a padding beyond dil * (k - 1) (the col2im fallback for dx), and more
  * than CN_CONV2D_DW_SHIFT_MAX (16) channels (the unfolded weight gradient; the
- * others take the per-tap one). */
+ * others take the per-tap one), and channels in multiples of 16 (the register
+ * tiles, conv2d_tile.c). */
 Test(conv2d_fast, chosen_shapes_match_oracle)
 {
     const cn_conv2d_geom shapes[] = {
@@ -152,6 +153,16 @@ Test(conv2d_fast, chosen_shapes_match_oracle)
          .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1},
         {.n = 3, .c_in = 34, .h = 5, .w = 5, .c_out = 18, .kh = 3, .kw = 3, .stride_h = 1,
          .stride_w = 1, .pad_h = 1, .pad_w = 2, .dil_h = 1, .dil_w = 2, .groups = 2},
+        /* multiples of 16 channels: the register tiles of the float build with
+         * AVX-512 (16, 32 and 64 outputs a tile; columns left over) */
+        {.n = 3, .c_in = 16, .h = 9, .w = 7, .c_out = 32, .kh = 3, .kw = 3, .stride_h = 1,
+         .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1},
+        {.n = 2, .c_in = 32, .h = 6, .w = 5, .c_out = 64, .kh = 5, .kw = 5, .stride_h = 1,
+         .stride_w = 1, .pad_h = 2, .pad_w = 2, .dil_h = 1, .dil_w = 1, .groups = 1},
+        {.n = 2, .c_in = 48, .h = 7, .w = 6, .c_out = 48, .kh = 3, .kw = 3, .stride_h = 1,
+         .stride_w = 1, .pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 1, .groups = 3},
+        {.n = 1, .c_in = 16, .h = 5, .w = 5, .c_out = 16, .kh = 3, .kw = 3, .stride_h = 1,
+         .stride_w = 1, .pad_h = 0, .pad_w = 0, .dil_h = 1, .dil_w = 1, .groups = 1},
     };
     for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
         cn_conv2d_geom g = shapes[q];

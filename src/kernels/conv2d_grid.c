@@ -11,6 +11,7 @@
  * run of images and its own workspace), so every result is independent of the
  * thread count. */
 #include "conv2d_grid.h"
+#include "conv2d_tile.h"
 
 #include "convnet/kernels.h"
 #include "conv_common.h"
@@ -262,6 +263,7 @@ static void rearrange(const cn_conv2d_geom *g, const cn_real *w, int flip, cn_re
 static void shift_conv(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
                        const cn_real *xs, size_t cs, int ncols, cn_real *outT)
 {
+    if (cn_conv2d_tile(g, wt, c, m, wp, xs, cs, ncols, outT)) return; /* register tiles */
     for (int i = 0; i < g->kh; i++)
         for (int j = 0; j < g->kw; j++) {
             const int t = i * g->kw + j;

@@ -1,0 +1,25 @@
+/* conv2d_tile.h (internal): the padded grid's per-tap convolution as register
+ * tiles (conv2d_tile.c), used by conv2d_grid.c where the CPU and the channel
+ * count allow it. Not part of the public API. */
+#ifndef CONVNET_SRC_KERNELS_CONV2D_TILE_H
+#define CONVNET_SRC_KERNELS_CONV2D_TILE_H
+
+#include "convnet/conv.h"
+
+#include <stddef.h>
+
+/* CN_CONV2D_TILE_MAX_TAPS: the largest kernel (kh * kw) the tiles take. */
+#define CN_CONV2D_TILE_MAX_TAPS 64
+
+/* cn_conv2d_tile: outT (ncols, m) = sum over the taps (i, j) of g's kernel and
+ * the c input channels of view_ij^T wt_t, where view_ij is xs (c rows of
+ * stride cs) shifted by i * dil_h * wp + j * dil_w and wt (taps, c, m) the
+ * rearranged kernel: the same result as one GEMM per tap (summed in another
+ * order). Reads xs up to column ncols - 1 plus the largest shift of each row.
+ * Returns 1 when it ran, 0 when this build or CPU has no tile for it (no
+ * AVX-512, the double build, m not a multiple of 16, more than
+ * CN_CONV2D_TILE_MAX_TAPS taps): then outT is untouched. */
+int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
+                   const cn_real *xs, size_t cs, int ncols, cn_real *outT);
+
+#endif /* CONVNET_SRC_KERNELS_CONV2D_TILE_H */
