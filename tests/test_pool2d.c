@@ -235,9 +235,10 @@ static double pool_loss(void *ctx, const cn_real *x)
 }
 
 /* Every input coordinate (float: every one with a sizeable gradient) of every
- * case, both kinds: dx from backward with dy = R against centred differences of L = sum(pool(x) * R). Max pooling runs on
- * distinct values 0.01 apart, so no step of GC_H changes any argmax. Also checks
- * that dx is overwritten (it starts as NaN). */
+ * case, both kinds: dx from backward with dy = R against centred differences
+ * of L = sum(pool(x) * R). Max pooling runs on distinct values 0.01 apart, so
+ * no step of GC_H changes any argmax. Also checks that dx is overwritten (it
+ * starts as NaN). */
 Test(pool2d, gradcheck_dx)
 {
     for (int kind = 0; kind < 2; kind++)
