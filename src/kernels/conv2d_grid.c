@@ -1,15 +1,15 @@
 /* conv2d_grid.c: the plan of a 2-D convolution (path and workspace layout) and the
  * padded-grid path for stride-1 convolutions (conv2d_grid.h explains the grid):
  * the forward lays k images channel-major on the grid and runs one GEMM per
- * kernel tap on shifted views of them (no unfolding), computing the transposed
- * output, then
- * copies the valid outputs out with the bias. The input gradient is the flipped
- * convolution of dy on the same kind of grid. The weight gradient is one GEMM
- * per tap too with at most CN_CONV2D_DW_SHIFT_MAX channels, else the unfolded
- * im2col columns (one memcpy per row) times the spread dy. The batch runs in the
- * same slots as the general path (image i in slot i % slots, each slot a fixed
- * run of images and its own workspace), so every result is independent of the
- * thread count. */
+ * kernel tap on shifted views of them (no unfolding; register tiles instead of
+ * the GEMMs where conv2d_tile.c has them), computing the transposed output,
+ * then copies the valid outputs out with the bias. The input gradient is the
+ * flipped convolution of dy on the same kind of grid. The weight gradient is one
+ * GEMM per tap too with at most CN_CONV2D_DW_SHIFT_MAX channels, else the
+ * unfolded im2col columns (one memcpy per row) times the spread dy. The batch
+ * runs in the same slots as the general path (image i in slot i % slots, each
+ * slot a fixed run of images and its own workspace), so every result is
+ * independent of the thread count. */
 #include "conv2d_grid.h"
 #include "conv2d_tile.h"
 
