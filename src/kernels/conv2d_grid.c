@@ -102,7 +102,9 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
         const long long lmax = p->grid_dx && hq * wq > hp * wp ? hq * wq : hp * wp;
         if (k > INT_MAX / lmax - 2) k = INT_MAX / lmax - 2;
         p->k = (int)(k < 1 ? 1 : k);
-        p->fwd_shift = (p->k - 1) * hp * wp + lf >= CN_CONV2D_SHIFT_MIN_COLS;
+        /* register tiles need no unfolding and run at any column count */
+        p->fwd_shift = cn_conv2d_tile_ok(g->cg_out, g->kh * g->kw) ||
+                       (p->k - 1) * hp * wp + lf >= CN_CONV2D_SHIFT_MIN_COLS;
         p->hp = (int)hp;
         p->wp = (int)wp;
         p->lf = (int)lf;

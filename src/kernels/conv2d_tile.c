@@ -66,11 +66,16 @@ TILE_FN(tile_1x4, 1, 4)
 typedef void (*tile_fn)(const float *, size_t, int, const size_t *, int, const float *, int,
                         int, size_t, float *);
 
+int cn_conv2d_tile_ok(int m, int taps)
+{
+    return m % 16 == 0 && taps <= CN_CONV2D_TILE_MAX_TAPS;
+}
+
 int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT)
 {
     const int taps = g->kh * g->kw;
-    if (m % 16 != 0 || taps > CN_CONV2D_TILE_MAX_TAPS) return 0;
+    if (!cn_conv2d_tile_ok(m, taps)) return 0;
     size_t off[CN_CONV2D_TILE_MAX_TAPS];
     for (int i = 0; i < g->kh; i++)
         for (int j = 0; j < g->kw; j++)
@@ -90,6 +95,12 @@ int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int
 }
 
 #else
+
+int cn_conv2d_tile_ok(int m, int taps)
+{
+    (void)m, (void)taps;
+    return 0;
+}
 
 int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT)

@@ -22,4 +22,8 @@
 int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT);
 
+/* cn_conv2d_tile_ok: 1 when cn_conv2d_tile runs for m output channels and
+ * taps = kh * kw (this build and CPU have tiles for them), else 0. */
+int cn_conv2d_tile_ok(int m, int taps);
+
 #endif /* CONVNET_SRC_KERNELS_CONV2D_TILE_H */
