@@ -93,6 +93,7 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
     if (p->grid) {
         /* the flipped convolution reads padded dy in place (no col2im scatter) */
         p->grid_dx = ew <= g->w && hq * wq <= INT_MAX / 3;
+        p->dw_tile = cn_conv2d_tile_ok(g->cg_out, g->kh * g->kw);
         p->dw_shift = g->cg_in <= CN_CONV2D_DW_SHIFT_MAX && g->cg_out <= CN_CONV2D_DW_SHIFT_MAX;
         const long long per_slot = (g->n + g->slots - 1) / g->slots;
         long long k = (CN_CONV2D_GRID_COLS + lf - 1) / lf;
@@ -224,6 +225,27 @@ static void spread(int c, int ho, int wo, int wp, const cn_real *dy, cn_real *d,
             memcpy(dst, dy + ((size_t)ch * ho + r) * wo, (size_t)wo * sizeof *dst);
             memset(dst + wo, 0, (size_t)(wp - wo) * sizeof *dst);
         }
+}
+
+/* spread_t: the transposed grid dyT (ncols, c) of kk images = dy of image t (c,
+ * ho, wo) at rows t * hwp + r * wp + q, zeros on the other rows up to ncols =
+ * (kk - 1) * hwp + ho * wp; dys[t] is image t's dy. */
+static void spread_t(int c, int ho, int wo, size_t wp, size_t hwp, const cn_real *const *dys,
+                     int kk, cn_real *dyT)
+{
+    const size_t lf = (size_t)ho * wp;
+    for (int t = 0; t < kk; t++) {
+        cn_real *img = dyT + (size_t)t * hwp * c; // (hwp, c), the last image (lf, c)
+        for (int r = 0; r < ho; r++) {
+            cn_real *row = img + (size_t)r * wp * c; // (wp, c)
+            for (int ch = 0; ch < c; ch++) {
+                const cn_real *src = dys[t] + ((size_t)ch * ho + r) * wo;
+                for (int q = 0; q < wo; q++) row[(size_t)q * c + ch] = src[q];
+            }
+            memset(row + (size_t)wo * c, 0, (wp - (size_t)wo) * c * sizeof *row);
+        }
+        if (t + 1 < kk) memset(img + lf * c, 0, (hwp - lf) * c * sizeof *img);
+    }
 }
 
 /* ------------------------------------------------------------------ kernels */
@@ -421,6 +443,27 @@ static void grid_dw_shift(const cn_conv2d_geom *g, const cn_conv2d_plan *p, cons
         }
 }
 
+/* grid_dw_tile: slot part of group grp's partial weight gradient, transposed
+ * (kdim, cg_out), over the kk images imgs by register tiles (conv2d_tile.h):
+ * the images onto their grid, dy transposed onto it, then every row (ci, tap)
+ * (+)= view (ncols) dyT. add 0 starts the slot's sum. */
+static void grid_dw_tile(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
+                         const cn_real *dy, const size_t *imgs, int kk, int grp, int add,
+                         cn_real *partg, cn_real *region)
+{
+    const cn_conv2d_strides st = cn_conv2d_strides_of(g);
+    const grid_dims d = grid_dims_of(g->h, g->w, g->pad_h, g->pad_w, g);
+    const size_t cs = grid_cs(&d, kk);
+    const int ncols = (int)((size_t)(kk - 1) * d.hwp + (size_t)p->lf);
+    cn_real *xs = region;                      // cg_in blocks of kk images
+    cn_real *dyT = xs + (size_t)g->cg_in * cs; // (ncols, cg_out)
+    const cn_real *dys[CN_CONV2D_GRID_COLS];
+    for (int t = 0; t < kk; t++) dys[t] = dy + imgs[t] * st.y_img + grp * st.y_grp;
+    grid_load(&d, g->cg_in, x + grp * st.x_grp, imgs, st.x_img, kk, xs);
+    spread_t(g->cg_out, g->h_out, g->w_out, d.wp, d.hwp, dys, kk, dyT);
+    cn_conv2d_tile_dw(g, g->cg_in, g->cg_out, p->wp, xs, cs, dyT, ncols, add, partg);
+}
+
 /* grid_backward_slot: slot s's partial weight gradient, transposed (per group
  * (kdim, cg_out)), and dx of its images. */
 static void grid_backward_slot(void *ctx, int s)
@@ -441,7 +484,10 @@ static void grid_backward_slot(void *ctx, int s)
         const int kk = cnt - m0 < K ? cnt - m0 : K, ld = kk * lf;
         for (int t = 0; t < kk; t++) imgs[t] = (size_t)s + (size_t)S * (m0 + t);
         for (int grp = 0; grp < g->groups; grp++) {
-            if (c->want_dw && p->dw_shift) {
+            if (c->want_dw && p->dw_tile) {
+                grid_dw_tile(g, p, c->x, c->dy, imgs, kk, grp, m0 > 0, part + grp * st.w_grp,
+                             region);
+            } else if (c->want_dw && p->dw_shift) {
                 grid_dw_shift(g, p, c->x, c->dy, imgs, kk, grp, m0 == 0 ? 0 : 1,
                               part + grp * st.w_grp, region);
             } else if (c->want_dw) {

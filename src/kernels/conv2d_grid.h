@@ -68,6 +68,7 @@
 typedef struct cn_conv2d_plan {
     int grid;            /* 1: forward and weight gradient on the padded grid */
     int grid_dx;         /* 1: input gradient as the flipped convolution on the grid */
+    int dw_tile;         /* 1: weight gradient by register tiles on the padded images */
     int dw_shift;        /* 1: weight gradient by one GEMM per tap on the padded images */
     int fwd_shift;       /* 1: forward by one GEMM per tap; 0: unfolded columns, one GEMM */
     int k;               /* images per GEMM on the grid path */

@@ -89,7 +89,98 @@ int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int
     for (int v0 = 0; v0 < groups16; v0 += V) {
         for (size_t col = 0; col < body; col += (size_t)P)
             full(xs, cs, c, off, taps, wt, m, v0, col, outT);
-        for (size_t col = body; col < n; col++) one(xs, cs, c, off, taps, wt, m, v0, col, outT);
+        if (body == n) continue;
+        if (body > 0) /* the last P columns again: stores the same values twice */
+            full(xs, cs, c, off, taps, wt, m, v0, n - (size_t)P, outT);
+        else
+            for (size_t col = 0; col < n; col++) one(xs, cs, c, off, taps, wt, m, v0, col, outT);
+    }
+    return 1;
+}
+
+/* The weight gradient's tiles: rows R of dwT (kdim, m) (row ci * taps + t reads
+ * channel ci's block shifted by tap t) by V x 16 columns, summed over the grid
+ * columns [c0, c1): acc[r * V + v] += x_r[col] * dyT[col][v]. acc starts at 0
+ * or (add) at dwT's values. */
+#define DW_FN(NAME, R, V)                                                                      \
+    static void NAME(const float *const *xr, const float *dyT, int m, int v0, size_t c0,       \
+                     size_t c1, int add, float *const *dst)                                    \
+    {                                                                                          \
+        __m512 acc[(R) * (V)];                                                                 \
+        TILE_UNROLL                                                                            \
+        for (int r = 0; r < (R); r++) {                                                        \
+            TILE_UNROLL                                                                        \
+            for (int v = 0; v < (V); v++)                                                      \
+                acc[r * (V) + v] = add ? _mm512_loadu_ps(dst[r] + (size_t)(v0 + v) * 16)       \
+                                       : _mm512_setzero_ps();                                  \
+        }                                                                                      \
+        const float *xq[R];                                                                    \
+        TILE_UNROLL                                                                            \
+        for (int r = 0; r < (R); r++) xq[r] = xr[r];                                           \
+        for (size_t col = c0; col < c1; col++) {                                               \
+            const float *d = dyT + col * (size_t)m + (size_t)v0 * 16;                          \
+            __m512 dv[V];                                                                      \
+            TILE_UNROLL                                                                        \
+            for (int v = 0; v < (V); v++) dv[v] = _mm512_loadu_ps(d + 16 * v);                 \
+            TILE_UNROLL                                                                        \
+            for (int r = 0; r < (R); r++) {                                                    \
+                const __m512 xv = _mm512_set1_ps(xq[r][col]);                                  \
+                TILE_UNROLL                                                                    \
+                for (int v = 0; v < (V); v++)                                                  \
+                    acc[r * (V) + v] = _mm512_fmadd_ps(xv, dv[v], acc[r * (V) + v]);           \
+            }                                                                                  \
+        }                                                                                      \
+        TILE_UNROLL                                                                            \
+        for (int r = 0; r < (R); r++) {                                                        \
+            TILE_UNROLL                                                                        \
+            for (int v = 0; v < (V); v++)                                                      \
+                _mm512_storeu_ps(dst[r] + (size_t)(v0 + v) * 16, acc[r * (V) + v]);            \
+        }                                                                                      \
+    }
+
+DW_FN(dw_24x1, 24, 1)
+DW_FN(dw_12x2, 12, 2)
+DW_FN(dw_6x4, 6, 4)
+DW_FN(dw_1x1, 1, 1)
+DW_FN(dw_1x2, 1, 2)
+DW_FN(dw_1x4, 1, 4)
+
+typedef void (*dw_fn)(const float *const *, const float *, int, int, size_t, size_t, int,
+                      float *const *);
+
+int cn_conv2d_tile_dw(const cn_conv2d_geom *g, int c, int m, int wp, const cn_real *xs,
+                      size_t cs, const cn_real *dyT, int ncols, int add, cn_real *dwT)
+{
+    const int taps = g->kh * g->kw;
+    if (!cn_conv2d_tile_ok(m, taps)) return 0;
+    const int groups16 = m / 16;
+    const int V = groups16 % 4 == 0 ? 4 : groups16 % 2 == 0 ? 2 : 1;
+    const int R = 24 / V, rows = c * taps;
+    const dw_fn full = V == 4 ? dw_6x4 : V == 2 ? dw_12x2 : dw_24x1;
+    const dw_fn one = V == 4 ? dw_1x4 : V == 2 ? dw_1x2 : dw_1x1;
+    /* columns in chunks whose dyT rows (m reals each) stay in the L1 cache while
+     * every row tile reads them */
+    const size_t chunk = (size_t)(CN_CONV2D_TILE_DW_BYTES / (m * (int)sizeof(float)));
+    const float *xr[24];
+    float *dst[24];
+    for (size_t c0 = 0; c0 < (size_t)ncols; c0 += chunk) {
+        const size_t c1 = c0 + chunk < (size_t)ncols ? c0 + chunk : (size_t)ncols;
+        const int acc = add || c0 > 0;
+        for (int r0 = 0; r0 < rows; r0 += R) {
+            const int rr = rows - r0 < R ? rows - r0 : R;
+            for (int r = 0; r < rr; r++) {
+                const int ci = (r0 + r) / taps, t = (r0 + r) % taps;
+                const int i = t / g->kw, j = t % g->kw;
+                xr[r] = xs + (size_t)ci * cs + (size_t)i * g->dil_h * wp + (size_t)j * g->dil_w;
+                dst[r] = dwT + (size_t)(r0 + r) * m;
+            }
+            for (int v0 = 0; v0 < groups16; v0 += V) {
+                if (rr == R)
+                    full(xr, dyT, m, v0, c0, c1, acc, dst);
+                else
+                    for (int r = 0; r < rr; r++) one(xr + r, dyT, m, v0, c0, c1, acc, dst + r);
+            }
+        }
     }
     return 1;
 }
@@ -106,6 +197,14 @@ int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT)
 {
     (void)g, (void)wt, (void)c, (void)m, (void)wp, (void)xs, (void)cs, (void)ncols, (void)outT;
+    return 0;
+}
+
+int cn_conv2d_tile_dw(const cn_conv2d_geom *g, int c, int m, int wp, const cn_real *xs,
+                      size_t cs, const cn_real *dyT, int ncols, int add, cn_real *dwT)
+{
+    (void)g, (void)c, (void)m, (void)wp, (void)xs, (void)cs, (void)dyT, (void)ncols, (void)add;
+    (void)dwT;
     return 0;
 }
 

@@ -22,6 +22,19 @@
 int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT);
 
+/* CN_CONV2D_TILE_DW_BYTES: the weight gradient's tiles read dy's transpose in
+ * runs of columns of at most this many bytes (kept in the L1 cache). */
+#define CN_CONV2D_TILE_DW_BYTES (24 * 1024)
+
+/* cn_conv2d_tile_dw: dwT (c * taps, m) = (add ? dwT : 0) + sum over the grid
+ * columns col < ncols of view_r[col] dyT[col], where row r = ci * taps + t of
+ * dwT pairs input channel ci (xs's block at ci * cs, blocks of stride cs) with
+ * tap t = i * kw + j (its view shifted by i * dil_h * wp + j * dil_w), and dyT
+ * (ncols, m) is dy on the grid, transposed, with zeros on the dropped columns.
+ * Returns 1 when it ran, 0 (dwT untouched) where cn_conv2d_tile_ok(m, taps) is 0. */
+int cn_conv2d_tile_dw(const cn_conv2d_geom *g, int c, int m, int wp, const cn_real *xs,
+                      size_t cs, const cn_real *dyT, int ncols, int add, cn_real *dwT);
+
 /* cn_conv2d_tile_ok: 1 when cn_conv2d_tile runs for m output channels and
  * taps = kh * kw (this build and CPU have tiles for them), else 0. */
 int cn_conv2d_tile_ok(int m, int taps);
