@@ -204,7 +204,11 @@ static void unfold(int c, int kh, int kw, int dh, int dw, size_t wp, size_t cs, 
 static void extract_t(int c, int ho, int wo, int wp, const cn_real *outT, const cn_real *b,
                       cn_real *y)
 {
-    for (int r = 0; r < ho; r++)
+    for (int r = 0; r < ho; r++) {
+        const size_t plane = (size_t)ho * wo;
+        if (cn_conv2d_tile_transpose(outT + (size_t)r * wp * c, (size_t)c, wo, c, b,
+                                     y + (size_t)r * wo, plane))
+            continue;
         for (int ch = 0; ch < c; ch++) {
             const cn_real *src = outT + (size_t)r * wp * c + ch;
             cn_real *dst = y + ((size_t)ch * ho + r) * wo;
@@ -213,6 +217,7 @@ static void extract_t(int c, int ho, int wo, int wp, const cn_real *outT, const 
             else
                 for (int q = 0; q < wo; q++) dst[q] = src[(size_t)q * c];
         }
+    }
 }
 
 /* spread: the grid rows d (c rows of stride ld, ho runs of wp) = dy (c, ho, wo)
@@ -238,10 +243,11 @@ static void spread_t(int c, int ho, int wo, size_t wp, size_t hwp, const cn_real
         cn_real *img = dyT + (size_t)t * hwp * c; // (hwp, c), the last image (lf, c)
         for (int r = 0; r < ho; r++) {
             cn_real *row = img + (size_t)r * wp * c; // (wp, c)
-            for (int ch = 0; ch < c; ch++) {
-                const cn_real *src = dys[t] + ((size_t)ch * ho + r) * wo;
-                for (int q = 0; q < wo; q++) row[(size_t)q * c + ch] = src[q];
-            }
+            const cn_real *src = dys[t] + (size_t)r * wo; // channel ch at ch * ho * wo
+            if (!cn_conv2d_tile_transpose(src, (size_t)ho * wo, c, wo, NULL, row, (size_t)c))
+                for (int ch = 0; ch < c; ch++)
+                    for (int q = 0; q < wo; q++)
+                        row[(size_t)q * c + ch] = src[(size_t)ch * ho * wo + q];
             memset(row + (size_t)wo * c, 0, (wp - (size_t)wo) * c * sizeof *row);
         }
         if (t + 1 < kk) memset(img + lf * c, 0, (hwp - lf) * c * sizeof *img);

@@ -11,6 +11,7 @@
 
 #if defined(__AVX512F__) && !defined(CN_DOUBLE)
 #include <immintrin.h>
+#include <limits.h>
 
 /* The loop bodies of one tile: acc[q * V + v] += x[q] * w[v], over the taps t
  * (offsets off[t] into each channel's block) and input channels ci (blocks cs
@@ -145,6 +146,27 @@ DW_FN(dw_1x1, 1, 1)
 DW_FN(dw_1x2, 1, 2)
 DW_FN(dw_1x4, 1, 4)
 
+int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, int rows, int cols,
+                             const cn_real *add, cn_real *dst, size_t ds)
+{
+    if ((size_t)rows * ss > INT_MAX) return 0;
+    /* lanes: 16 consecutive rows of one column, gathered ss apart */
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
+                                                            6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32((int)ss));
+    for (int i0 = 0; i0 < rows; i0 += 16) {
+        const int n = rows - i0 < 16 ? rows - i0 : 16;
+        const __mmask16 k = (__mmask16)(n == 16 ? 0xffff : (1u << n) - 1);
+        const float *s0 = src + (size_t)i0 * ss;
+        for (int j = 0; j < cols; j++) {
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, s0 + j, 4);
+            if (add) v = _mm512_add_ps(v, _mm512_set1_ps(add[j]));
+            _mm512_mask_storeu_ps(dst + (size_t)j * ds + i0, k, v);
+        }
+    }
+    return 1;
+}
+
 typedef void (*dw_fn)(const float *const *, const float *, int, int, size_t, size_t, int,
                       float *const *);
 
@@ -197,6 +219,13 @@ int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT)
 {
     (void)g, (void)wt, (void)c, (void)m, (void)wp, (void)xs, (void)cs, (void)ncols, (void)outT;
+    return 0;
+}
+
+int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, int rows, int cols,
+                             const cn_real *add, cn_real *dst, size_t ds)
+{
+    (void)src, (void)ss, (void)rows, (void)cols, (void)add, (void)dst, (void)ds;
     return 0;
 }
 
