@@ -163,6 +163,12 @@ Test(conv2d_fast, chosen_shapes_match_oracle)
          .stride_w = 1, .pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 1, .groups = 3},
         {.n = 1, .c_in = 16, .h = 5, .w = 5, .c_out = 16, .kh = 3, .kw = 3, .stride_h = 1,
          .stride_w = 1, .pad_h = 0, .pad_w = 0, .dil_h = 1, .dil_w = 1, .groups = 1},
+        /* one input channel (the grid only with tiles), and a batch of several
+         * images per slot (tiles across images, weight-gradient runs summed) */
+        {.n = 3, .c_in = 1, .h = 11, .w = 10, .c_out = 32, .kh = 5, .kw = 5, .stride_h = 1,
+         .stride_w = 1, .pad_h = 2, .pad_w = 2, .dil_h = 1, .dil_w = 1, .groups = 1},
+        {.n = 20, .c_in = 17, .h = 7, .w = 9, .c_out = 16, .kh = 3, .kw = 3, .stride_h = 1,
+         .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1},
     };
     for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
         cn_conv2d_geom g = shapes[q];
