@@ -12,6 +12,9 @@
 #if defined(__AVX512F__) && !defined(CN_DOUBLE)
 #include <immintrin.h>
 #include <limits.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* The loop bodies of one tile: acc[q * V + v] += x[q] * w[v], over the taps t
  * (offsets off[t] into each channel's block) and input channels ci (blocks cs
@@ -87,10 +90,19 @@ int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int
     const tile_fn full = V == 4 ? tile_6x4 : V == 2 ? tile_12x2 : tile_24x1;
     const tile_fn one = V == 4 ? tile_1x4 : V == 2 ? tile_1x2 : tile_1x1;
     const size_t n = (size_t)ncols, body = n - n % (size_t)P;
-    for (int v0 = 0; v0 < groups16; v0 += V) {
-        for (size_t col = 0; col < body; col += (size_t)P)
-            full(xs, cs, c, off, taps, wt, m, v0, col, outT);
-        if (body == n) continue;
+    /* outside a parallel region (a lone slot: batch 1) the full tiles split
+     * across the threads; each tile's values never depend on who computes it */
+    const long per = (long)(body / (size_t)P), tiles = per * (groups16 / V);
+    int par = 0;
+#ifdef _OPENMP
+    par = !omp_in_parallel() && omp_get_max_threads() > 1 &&
+          (double)n * m * c * taps >= (double)CN_CONV2D_TILE_PAR_MIN;
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (long it = 0; it < tiles; it++)
+        full(xs, cs, c, off, taps, wt, m, (int)(it / per) * V, (size_t)(it % per) * P, outT);
+    (void)par;
+    for (int v0 = 0; v0 < groups16 && body < n; v0 += V) {
         if (body > 0) /* the last P columns again: stores the same values twice */
             full(xs, cs, c, off, taps, wt, m, v0, n - (size_t)P, outT);
         else

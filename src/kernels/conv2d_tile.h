@@ -22,6 +22,11 @@
 int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT);
 
+/* CN_CONV2D_TILE_PAR_MIN: called outside a parallel region (batch 1),
+ * cn_conv2d_tile splits its tiles across the threads from this many
+ * multiply-adds on. */
+#define CN_CONV2D_TILE_PAR_MIN (1 << 20)
+
 /* CN_CONV2D_TILE_DW_BYTES: the weight gradient's tiles read dy's transpose in
  * runs of columns of at most this many bytes (kept in the L1 cache). */
 #define CN_CONV2D_TILE_DW_BYTES (24 * 1024)
