@@ -208,7 +208,7 @@ static void extract_t(int c, int ho, int wo, int wp, const cn_real *outT, const 
 {
     for (int r = 0; r < ho; r++) {
         const size_t plane = (size_t)ho * wo;
-        if (cn_conv2d_tile_transpose(outT + (size_t)r * wp * c, (size_t)c, wo, c, b,
+        if (cn_conv2d_tile_transpose(outT + (size_t)r * wp * c, (size_t)c, 1, wo, c, b,
                                      y + (size_t)r * wo, plane))
             continue;
         for (int ch = 0; ch < c; ch++) {
@@ -246,7 +246,7 @@ static void spread_t(int c, int ho, int wo, size_t wp, size_t hwp, const cn_real
         for (int r = 0; r < ho; r++) {
             cn_real *row = img + (size_t)r * wp * c; // (wp, c)
             const cn_real *src = dys[t] + (size_t)r * wo; // channel ch at ch * ho * wo
-            if (!cn_conv2d_tile_transpose(src, (size_t)ho * wo, c, wo, NULL, row, (size_t)c))
+            if (!cn_conv2d_tile_transpose(src, (size_t)ho * wo, 1, c, wo, NULL, row, (size_t)c))
                 for (int ch = 0; ch < c; ch++)
                     for (int q = 0; q < wo; q++)
                         row[(size_t)q * c + ch] = src[(size_t)ch * ho * wo + q];
@@ -275,6 +275,19 @@ static void grid_fill(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn
 static void rearrange(const cn_conv2d_geom *g, const cn_real *w, int flip, cn_real *wt)
 {
     const int taps = g->kh * g->kw, cgi = g->cg_in, cgo = g->cg_out;
+    /* by gathers where the build has them: tap t's matrix at a time */
+    int done = 1;
+    for (int grp = 0; grp < g->groups && done; grp++) {
+        const cn_real *wg = w + (size_t)grp * cgo * cgi * taps; // (cgo, cgi, taps)
+        for (int t = 0; t < taps && done; t++) {
+            cn_real *dst = wt + ((size_t)grp * taps + (flip ? taps - 1 - t : t)) * cgi * cgo;
+            done = flip ? cn_conv2d_tile_transpose(wg + t, (size_t)taps, (size_t)cgi * taps, cgi,
+                                                   cgo, NULL, dst, (size_t)cgi)
+                        : cn_conv2d_tile_transpose(wg + t, (size_t)cgi * taps, (size_t)taps, cgo,
+                                                   cgi, NULL, dst, (size_t)cgo);
+        }
+    }
+    if (done) return;
     for (int grp = 0; grp < g->groups; grp++)
         for (int co = 0; co < cgo; co++)
             for (int ci = 0; ci < cgi; ci++) {

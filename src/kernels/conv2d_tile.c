@@ -158,7 +158,7 @@ DW_FN(dw_1x1, 1, 1)
 DW_FN(dw_1x2, 1, 2)
 DW_FN(dw_1x4, 1, 4)
 
-int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, int rows, int cols,
+int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, size_t sj, int rows, int cols,
                              const cn_real *add, cn_real *dst, size_t ds)
 {
     if ((size_t)rows * ss > INT_MAX) return 0;
@@ -171,7 +171,7 @@ int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, int rows, int cols,
         const __mmask16 k = (__mmask16)(n == 16 ? 0xffff : (1u << n) - 1);
         const float *s0 = src + (size_t)i0 * ss;
         for (int j = 0; j < cols; j++) {
-            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, s0 + j, 4);
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, s0 + j * sj, 4);
             if (add) v = _mm512_add_ps(v, _mm512_set1_ps(add[j]));
             _mm512_mask_storeu_ps(dst + (size_t)j * ds + i0, k, v);
         }
@@ -234,10 +234,10 @@ int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int
     return 0;
 }
 
-int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, int rows, int cols,
+int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, size_t sj, int rows, int cols,
                              const cn_real *add, cn_real *dst, size_t ds)
 {
-    (void)src, (void)ss, (void)rows, (void)cols, (void)add, (void)dst, (void)ds;
+    (void)src, (void)ss, (void)sj, (void)rows, (void)cols, (void)add, (void)dst, (void)ds;
     return 0;
 }
 

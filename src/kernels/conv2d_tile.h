@@ -40,11 +40,11 @@ int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int
 int cn_conv2d_tile_dw(const cn_conv2d_geom *g, int c, int m, int wp, const cn_real *xs,
                       size_t cs, const cn_real *dyT, int ncols, int add, cn_real *dwT);
 
-/* cn_conv2d_tile_transpose: dst[j * ds + i] = src[i * ss + j] (+ add[j] when
- * add is not NULL) for i < rows, j < cols, 16 rows at a time by vector
+/* cn_conv2d_tile_transpose: dst[j * ds + i] = src[i * ss + j * sj] (+ add[j]
+ * when add is not NULL) for i < rows, j < cols, 16 rows at a time by vector
  * gathers. Returns 1 when it ran, 0 (dst untouched) in builds without the
  * tiles or when rows * ss passes INT_MAX. */
-int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, int rows, int cols,
+int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, size_t sj, int rows, int cols,
                              const cn_real *add, cn_real *dst, size_t ds);
 
 /* cn_conv2d_tile_ok: 1 when cn_conv2d_tile runs for m output channels and
