@@ -4,8 +4,9 @@
  * kernel tap on shifted views of them (no unfolding; register tiles instead of
  * the GEMMs where conv2d_tile.c has them), computing the transposed output,
  * then copies the valid outputs out with the bias. The input gradient is the
- * flipped convolution of dy on the same kind of grid. The weight gradient is one
- * GEMM per tap too with at most CN_CONV2D_DW_SHIFT_MAX channels, else the
+ * flipped convolution of dy on the same kind of grid. The weight gradient runs
+ * register tiles over dy transposed onto the grid where conv2d_tile.c has them,
+ * else one GEMM per tap with at most CN_CONV2D_DW_SHIFT_MAX channels, else the
  * unfolded im2col columns (one memcpy per row) times the spread dy. The batch
  * runs in the same slots as the general path (image i in slot i % slots, each
  * slot a fixed run of images and its own workspace), so every result is
@@ -91,7 +92,8 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
      * kept ones, and every GEMM size an int (a block of k images is at most
      * (k + 2) * hp * wp reals) */
     p->grid = !g->direct_1x1 && (g->cg_in > 1 || cn_conv2d_tile_ok(g->cg_out, g->kh * g->kw)) &&
-              g->stride_h == 1 && g->stride_w == 1 && g->pad_h <= eh && g->pad_w <= ew && ew <= g->w_out && hp * wp <= INT_MAX / 3;
+              g->stride_h == 1 && g->stride_w == 1 && g->pad_h <= eh && g->pad_w <= ew &&
+              ew <= g->w_out && hp * wp <= INT_MAX / 3;
     if (p->grid) {
         /* the flipped convolution reads padded dy in place (no col2im scatter) */
         p->grid_dx = ew <= g->w && hq * wq <= INT_MAX / 3;

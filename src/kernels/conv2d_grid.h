@@ -29,7 +29,11 @@
  * out^T += view^T W_tap^T, the shape OpenBLAS runs fastest for few channels
  * (measured 1.3-1.8x the unfolded GEMM at 16-64 channels). The weight gradient
  * keeps the unfolded columns above CN_CONV2D_DW_SHIFT_MAX channels and also
- * computes its transpose, (kdim, c_out).
+ * computes its transpose, (kdim, c_out). Where conv2d_tile.h has register tiles
+ * (float build, AVX-512, output channels in multiples of 16) they replace the
+ * per-tap GEMMs of all three (the forward at any column count; the weight
+ * gradient over dy transposed onto the grid), and the grid also takes
+ * convolutions with one input channel.
  */
 #ifndef CONVNET_SRC_KERNELS_CONV2D_GRID_H
 #define CONVNET_SRC_KERNELS_CONV2D_GRID_H

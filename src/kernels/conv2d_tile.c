@@ -5,8 +5,12 @@
  * each step one vector of the rearranged kernel and P broadcast input values.
  * With few channels (ResNet-20's 16 to 64) one OpenBLAS GEMM per tap spends its
  * time packing and updating the output per tap; the tile loads and stores each
- * output once. Elsewhere (double build, other CPUs, other channel counts)
- * cn_conv2d_tile returns 0 and the caller runs the GEMMs. */
+ * output once. The weight gradient's tiles hold rows (input channel, tap) by
+ * output channels and sum over the grid columns, reading dy transposed onto
+ * the grid in L1-sized runs. The transposes around them (dy onto the grid, the
+ * outputs off it, the kernel into per-tap matrices) are 16-lane gathers.
+ * Elsewhere (double build, other CPUs, other channel counts) every function
+ * returns 0 and the caller runs its portable loops or the GEMMs. */
 #include "conv2d_tile.h"
 
 #if defined(__AVX512F__) && !defined(CN_DOUBLE)
