@@ -84,6 +84,7 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
     const long long hq = g->h_out + eh - g->pad_h, wq = g->w_out + ew - g->pad_w;
     const long long lb = (long long)g->h * wq;
     p->part = mul_ov((size_t)g->c_out, (size_t)g->kdim, &ov);
+    const int tiles = cn_conv2d_tile_ok(g->cg_out, g->kh * g->kw); /* register tiles */
     /* the grid: stride 1, not a direct 1x1, more than one input channel per
      * group or register tiles for the output channels (with one channel and
      * GEMMs, im2col is cheap and the grid measured slower; the tiles measured
@@ -91,13 +92,13 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
      * reach (so neighbours can share it), at most as many dropped columns as
      * kept ones, and every GEMM size an int (a block of k images is at most
      * (k + 2) * hp * wp reals) */
-    p->grid = !g->direct_1x1 && (g->cg_in > 1 || cn_conv2d_tile_ok(g->cg_out, g->kh * g->kw)) &&
+    p->grid = !g->direct_1x1 && (g->cg_in > 1 || tiles) &&
               g->stride_h == 1 && g->stride_w == 1 && g->pad_h <= eh && g->pad_w <= ew &&
               ew <= g->w_out && hp * wp <= INT_MAX / 3;
     if (p->grid) {
         /* the flipped convolution reads padded dy in place (no col2im scatter) */
         p->grid_dx = ew <= g->w && hq * wq <= INT_MAX / 3;
-        p->dw_tile = cn_conv2d_tile_ok(g->cg_out, g->kh * g->kw);
+        p->dw_tile = tiles;
         p->dw_shift = g->cg_in <= CN_CONV2D_DW_SHIFT_MAX && g->cg_out <= CN_CONV2D_DW_SHIFT_MAX;
         const long long per_slot = (g->n + g->slots - 1) / g->slots;
         long long k = (CN_CONV2D_GRID_COLS + lf - 1) / lf;
@@ -108,8 +109,7 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
         if (k > INT_MAX / lmax - 2) k = INT_MAX / lmax - 2;
         p->k = (int)(k < 1 ? 1 : k);
         /* register tiles need no unfolding and run at any column count */
-        p->fwd_shift = cn_conv2d_tile_ok(g->cg_out, g->kh * g->kw) ||
-                       (p->k - 1) * hp * wp + lf >= CN_CONV2D_SHIFT_MIN_COLS;
+        p->fwd_shift = tiles || (p->k - 1) * hp * wp + lf >= CN_CONV2D_SHIFT_MIN_COLS;
         p->hp = (int)hp;
         p->wp = (int)wp;
         p->lf = (int)lf;
@@ -236,18 +236,18 @@ static void spread(int c, int ho, int wo, int wp, const cn_real *dy, cn_real *d,
         }
 }
 
-/* spread_t: the transposed grid dyT (ncols, c) of kk images = dy of image t (c,
- * ho, wo) at rows t * hwp + r * wp + q, zeros on the other rows up to ncols =
- * (kk - 1) * hwp + ho * wp; dys[t] is image t's dy. */
-static void spread_t(int c, int ho, int wo, size_t wp, size_t hwp, const cn_real *const *dys,
-                     int kk, cn_real *dyT)
+/* spread_t: the transposed grid dyT (ncols, c) of kk images = dy of image t
+ * (c, ho, wo, at base + imgs[t] * stride) at rows t * hwp + r * wp + q, zeros on
+ * the other rows up to ncols = (kk - 1) * hwp + ho * wp. */
+static void spread_t(int c, int ho, int wo, size_t wp, size_t hwp, const cn_real *base,
+                     const size_t *imgs, size_t stride, int kk, cn_real *dyT)
 {
     const size_t lf = (size_t)ho * wp;
     for (int t = 0; t < kk; t++) {
         cn_real *img = dyT + (size_t)t * hwp * c; // (hwp, c), the last image (lf, c)
         for (int r = 0; r < ho; r++) {
             cn_real *row = img + (size_t)r * wp * c; // (wp, c)
-            const cn_real *src = dys[t] + (size_t)r * wo; // channel ch at ch * ho * wo
+            const cn_real *src = base + imgs[t] * stride + (size_t)r * wo; // ch at ch*ho*wo
             if (!cn_conv2d_tile_transpose(src, (size_t)ho * wo, 1, c, wo, NULL, row, (size_t)c))
                 for (int ch = 0; ch < c; ch++)
                     for (int q = 0; q < wo; q++)
@@ -480,10 +480,9 @@ static void grid_dw_tile(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const
     const int ncols = (int)((size_t)(kk - 1) * d.hwp + (size_t)p->lf);
     cn_real *xs = region;                      // cg_in blocks of kk images
     cn_real *dyT = xs + (size_t)g->cg_in * cs; // (ncols, cg_out)
-    const cn_real *dys[CN_CONV2D_GRID_COLS];
-    for (int t = 0; t < kk; t++) dys[t] = dy + imgs[t] * st.y_img + grp * st.y_grp;
     grid_load(&d, g->cg_in, x + grp * st.x_grp, imgs, st.x_img, kk, xs);
-    spread_t(g->cg_out, g->h_out, g->w_out, d.wp, d.hwp, dys, kk, dyT);
+    spread_t(g->cg_out, g->h_out, g->w_out, d.wp, d.hwp, dy + grp * st.y_grp, imgs, st.y_img, kk,
+             dyT);
     cn_conv2d_tile_dw(g, g->cg_in, g->cg_out, p->wp, xs, cs, dyT, ncols, add, partg);
 }
 
