@@ -169,6 +169,20 @@ Test(conv2d_fast, chosen_shapes_match_oracle)
          .stride_w = 1, .pad_h = 2, .pad_w = 2, .dil_h = 1, .dil_w = 1, .groups = 1},
         {.n = 20, .c_in = 17, .h = 7, .w = 9, .c_out = 16, .kh = 3, .kw = 3, .stride_h = 1,
          .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1},
+        /* strided, multiples of 16 channels: the phase grids (conv2d_phase.c):
+         * ResNet's 3x3 stride-2 and 1x1 projection (im2col: one phase), odd
+         * sizes, unequal strides with dilation, stride 3 with a 5x5 kernel and
+         * groups, several images per slot */
+        {.n = 5, .c_in = 16, .h = 9, .w = 11, .c_out = 32, .kh = 3, .kw = 3, .stride_h = 2,
+         .stride_w = 2, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1},
+        {.n = 4, .c_in = 32, .h = 8, .w = 7, .c_out = 64, .kh = 1, .kw = 1, .stride_h = 2,
+         .stride_w = 2, .pad_h = 0, .pad_w = 0, .dil_h = 1, .dil_w = 1, .groups = 1},
+        {.n = 3, .c_in = 16, .h = 10, .w = 9, .c_out = 16, .kh = 3, .kw = 2, .stride_h = 2,
+         .stride_w = 3, .pad_h = 2, .pad_w = 0, .dil_h = 2, .dil_w = 1, .groups = 1},
+        {.n = 2, .c_in = 32, .h = 13, .w = 12, .c_out = 32, .kh = 5, .kw = 5, .stride_h = 3,
+         .stride_w = 3, .pad_h = 2, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 2},
+        {.n = 21, .c_in = 16, .h = 6, .w = 6, .c_out = 48, .kh = 3, .kw = 3, .stride_h = 2,
+         .stride_w = 2, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1},
     };
     for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
         cn_conv2d_geom g = shapes[q];

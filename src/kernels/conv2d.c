@@ -238,6 +238,10 @@ void cn_conv2d_forward(const cn_conv2d_geom *g, const cn_real *x, const cn_real 
         cn_conv2d_grid_forward(g, &plan, x, w, b, y, ws);
         return;
     }
+    if (plan.phase) {
+        cn_conv2d_phase_forward(g, &plan, x, w, b, y, ws);
+        return;
+    }
     gen_ctx c = {.g = g, .x = x, .w = w, .y = y, .ws = ws, .slot = plan.slot};
     cn_conv_run_slots(g->slots, conv_parallel(g), gen_forward_slot, &c);
     if (b) cn_conv_add_bias(g->n, g->c_out, (size_t)g->hw_out, b, y, conv_parallel(g));
@@ -260,6 +264,10 @@ void cn_conv2d_backward(const cn_conv2d_geom *g, const cn_real *x, const cn_real
     cn_conv2d_plan_make(g, &plan);
     if (plan.grid) {
         cn_conv2d_grid_backward(g, &plan, x, w, dy, dx, dw, ws);
+        return;
+    }
+    if (plan.phase) {
+        cn_conv2d_phase_backward(g, &plan, x, w, dy, dx, dw, ws);
         return;
     }
     const size_t cols_sz = g->direct_1x1 ? 0 : (size_t)g->kdim * g->hw_out;

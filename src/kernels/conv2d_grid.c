@@ -70,6 +70,48 @@ static void plan_grid(const cn_conv2d_geom *g, cn_conv2d_plan *p, int *ov)
     p->slot = add_ov(p->part, f, ov);
 }
 
+/* plan_phase: for a strided g whose output and input channels per group both
+ * take register tiles, set p->phase and its fields and return 1, else 0. A
+ * slot holds its partial weight gradient, then the larger of: the forward's
+ * (and weight gradient's) stride_h * stride_w phase grids of cg_in channels of
+ * k images plus the transposed output (or dy); the input gradient's cg_out
+ * padded dy grids, its transposed output and one row of cg_in channels
+ * (conv2d_phase.c describes the layouts). */
+static int plan_phase(const cn_conv2d_geom *g, cn_conv2d_plan *p, int tiles, int *ov)
+{
+    const long long sh = g->stride_h, sw = g->stride_w;
+    const long long u = (g->h + 2LL * g->pad_h + sh - 1) / sh;
+    const long long v = (g->w + 2LL * g->pad_w + sw - 1) / sw;
+    const long long ei = (long long)g->dil_h * (g->kh - 1) / sh;
+    const long long ej = (long long)g->dil_w * (g->kw - 1) / sw;
+    const long long lq = (u + ei) * (v + ej); /* the input gradient's dy grid per image */
+    /* (a strided 1x1 kernel reads one phase: im2col is a cheap subsampling there,
+     * and it measured faster than the phase path's input gradient) */
+    if (!tiles || (sh == 1 && sw == 1) || g->kh * g->kw == 1 || g->depthwise ||
+        sh * sw > CN_CONV2D_TILE_MAX_TAPS ||
+        !cn_conv2d_tile_ok(g->cg_in, g->kh * g->kw) || lq > INT_MAX / 4)
+        return 0;
+    const long long per_slot = (g->n + g->slots - 1) / g->slots;
+    long long k = (CN_CONV2D_PHASE_COLS + u * v - 1) / (u * v);
+    if (k > per_slot) k = per_slot;
+    if (k > INT_MAX / lq - 2) k = INT_MAX / lq - 2;
+    p->phase = 1;
+    p->k = (int)(k < 1 ? 1 : k);
+    p->pu = (int)u;
+    p->pv = (int)v;
+    p->pi = (int)ei;
+    p->pj = (int)ej;
+    const size_t kl = mul_ov((size_t)p->k, (size_t)(u * v), ov);
+    const size_t cs = add_ov(kl, (size_t)(ei * v + ej), ov); /* one phase channel's block */
+    size_t f = add_ov(mul_ov(mul_ov((size_t)(sh * sw), (size_t)g->cg_in, ov), cs, ov),
+                      mul_ov(kl, (size_t)g->cg_out, ov), ov);
+    const size_t klq = mul_ov((size_t)p->k, (size_t)lq, ov);
+    size_t b = add_ov(mul_ov(klq, (size_t)(g->cg_out + g->cg_in), ov),
+                      mul_ov((size_t)g->cg_in, (size_t)v, ov), ov);
+    p->slot = add_ov(p->part, f > b ? f : b, ov);
+    return 1;
+}
+
 int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
 {
     cn_conv2d_plan z = {0};
@@ -119,12 +161,15 @@ int cn_conv2d_plan_make(const cn_conv2d_geom *g, cn_conv2d_plan *p)
             p->lb = (int)lb;
         }
         plan_grid(g, p, &ov);
+    } else if (plan_phase(g, p, tiles, &ov)) {
+        /* the phase grids' slots are sized */
     } else {
         size_t cols = g->direct_1x1 ? 0 : mul_ov((size_t)g->kdim, (size_t)g->hw_out, &ov);
         p->slot = add_ov(cols, p->part, &ov);
     }
     p->total = mul_ov(p->slot, (size_t)g->slots, &ov);
-    if (p->grid) p->total = add_ov(p->total, p->part, &ov); /* the rearranged kernel */
+    if (p->grid || p->phase) /* the rearranged kernel */
+        p->total = add_ov(p->total, p->part, &ov);
     return ov;
 }
 
@@ -205,8 +250,8 @@ static void unfold(int c, int kh, int kw, int dh, int dw, size_t wp, size_t cs, 
 /* extract_t: y (c, ho, wo) = the valid rows of a transposed grid output outT
  * (ho * wp rows of c: row r * wp + q is output (r, q) of every channel), plus
  * b[ch] when b is not NULL. */
-static void extract_t(int c, int ho, int wo, int wp, const cn_real *outT, const cn_real *b,
-                      cn_real *y)
+void cn_conv2d_extract_t(int c, int ho, int wo, int wp, const cn_real *outT, const cn_real *b,
+                         cn_real *y)
 {
     for (int r = 0; r < ho; r++) {
         const size_t plane = (size_t)ho * wo;
@@ -239,8 +284,8 @@ static void spread(int c, int ho, int wo, int wp, const cn_real *dy, cn_real *d,
 /* spread_t: the transposed grid dyT (ncols, c) of kk images = dy of image t
  * (c, ho, wo, at base + imgs[t] * stride) at rows t * hwp + r * wp + q, zeros on
  * the other rows up to ncols = (kk - 1) * hwp + ho * wp. */
-static void spread_t(int c, int ho, int wo, size_t wp, size_t hwp, const cn_real *base,
-                     const size_t *imgs, size_t stride, int kk, cn_real *dyT)
+void cn_conv2d_spread_t(int c, int ho, int wo, size_t wp, size_t hwp, const cn_real *base,
+                        const size_t *imgs, size_t stride, int kk, cn_real *dyT)
 {
     const size_t lf = (size_t)ho * wp;
     for (int t = 0; t < kk; t++) {
@@ -274,7 +319,7 @@ static void grid_fill(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn
  * and tap, wt (groups, kh * kw, a, b). Forward (flip 0): wt[grp][t] (cg_in,
  * cg_out) = w[grp's co][ci][t]. Input gradient (flip 1): wt[grp][t] (cg_out,
  * cg_in) = w[grp's co][ci][taps - 1 - t], the kernel rotated by 180 degrees. */
-static void rearrange(const cn_conv2d_geom *g, const cn_real *w, int flip, cn_real *wt)
+void cn_conv2d_rearrange(const cn_conv2d_geom *g, const cn_real *w, int flip, cn_real *wt)
 {
     const int taps = g->kh * g->kw, cgi = g->cg_in, cgo = g->cg_out;
     /* by gathers where the build has them: tap t's matrix at a time */
@@ -349,9 +394,10 @@ static void grid_forward_unfold(const grid_ctx *c, int s, const size_t *imgs, in
     cn_gemm(CN_TRANS, CN_TRANS, ld, g->cg_out, g->kdim, 1, cols, ld, c->w + grp * st.w_grp,
             g->kdim, 0, outT, g->cg_out);
     for (int t = 0; t < kk; t++)
-        extract_t(g->cg_out, g->h_out, g->w_out, p->wp, outT + (size_t)t * lf * g->cg_out,
-                  c->b ? c->b + (size_t)grp * g->cg_out : NULL,
-                  c->y + imgs[t] * st.y_img + grp * st.y_grp);
+        cn_conv2d_extract_t(g->cg_out, g->h_out, g->w_out, p->wp,
+                            outT + (size_t)t * lf * g->cg_out,
+                            c->b ? c->b + (size_t)grp * g->cg_out : NULL,
+                            c->y + imgs[t] * st.y_img + grp * st.y_grp);
 }
 
 /* grid_forward_slot: y of slot s's images, k at a time: onto their grid block,
@@ -381,10 +427,10 @@ static void grid_forward_slot(void *ctx, int s)
             grid_load(&d, g->cg_in, c->x + grp * st.x_grp, imgs, st.x_img, kk, xs);
             shift_conv(g, c->wt + grp * st.w_grp, g->cg_in, g->cg_out, p->wp, xs, cs, ncols, outT);
             for (int t = 0; t < kk; t++)
-                extract_t(g->cg_out, g->h_out, g->w_out, p->wp,
-                          outT + (size_t)t * d.hwp * g->cg_out,
-                          c->b ? c->b + (size_t)grp * g->cg_out : NULL,
-                          c->y + imgs[t] * st.y_img + grp * st.y_grp);
+                cn_conv2d_extract_t(g->cg_out, g->h_out, g->w_out, p->wp,
+                                    outT + (size_t)t * d.hwp * g->cg_out,
+                                    c->b ? c->b + (size_t)grp * g->cg_out : NULL,
+                                    c->y + imgs[t] * st.y_img + grp * st.y_grp);
         }
     }
 }
@@ -394,7 +440,7 @@ void cn_conv2d_grid_forward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, co
 {
     CN_ASSERT(p->grid && ws);
     cn_real *wt = ws + (size_t)g->slots * p->slot; // (groups, kh * kw, cg_in, cg_out)
-    if (p->fwd_shift) rearrange(g, w, 0, wt);
+    if (p->fwd_shift) cn_conv2d_rearrange(g, w, 0, wt);
     grid_ctx c = {.g = g, .p = p, .x = x, .w = w, .b = b, .wt = wt, .y = y, .ws = ws};
     cn_conv_run_slots(g->slots, cn_conv_parallel((double)g->n * g->c_out * g->hw_out * g->kdim),
                       grid_forward_slot, &c);
@@ -418,8 +464,8 @@ static void grid_dx_chunk(const cn_conv2d_geom *g, const cn_conv2d_plan *p, cons
     grid_load(&d, g->cg_out, dy + grp * st.y_grp, imgs, st.y_img, kk, dys);
     shift_conv(g, wtg, g->cg_out, g->cg_in, p->wq, dys, cs, ncols, outT);
     for (int t = 0; t < kk; t++)
-        extract_t(g->cg_in, g->h, g->w, p->wq, outT + (size_t)t * d.hwp * g->cg_in, NULL,
-                  dx + imgs[t] * st.x_img + grp * st.x_grp);
+        cn_conv2d_extract_t(g->cg_in, g->h, g->w, p->wq, outT + (size_t)t * d.hwp * g->cg_in,
+                            NULL, dx + imgs[t] * st.x_img + grp * st.x_grp);
 }
 
 /* col2im_dx_image: dx of image i, group grp the general way (the grid needs
@@ -481,8 +527,8 @@ static void grid_dw_tile(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const
     cn_real *xs = region;                      // cg_in blocks of kk images
     cn_real *dyT = xs + (size_t)g->cg_in * cs; // (ncols, cg_out)
     grid_load(&d, g->cg_in, x + grp * st.x_grp, imgs, st.x_img, kk, xs);
-    spread_t(g->cg_out, g->h_out, g->w_out, d.wp, d.hwp, dy + grp * st.y_grp, imgs, st.y_img, kk,
-             dyT);
+    cn_conv2d_spread_t(g->cg_out, g->h_out, g->w_out, d.wp, d.hwp, dy + grp * st.y_grp, imgs,
+                       st.y_img, kk, dyT);
     cn_conv2d_tile_dw(g, g->cg_in, g->cg_out, p->wp, xs, cs, dyT, ncols, add, partg);
 }
 
@@ -539,8 +585,8 @@ static void grid_backward_slot(void *ctx, int s)
 
 /* reduce_slots_t: dw (c_out, cg_in, kh, kw) += the slots' transposed partials
  * (per group (kdim, cg_out), slot s's at ws + s * p->slot) added in slot order. */
-static void reduce_slots_t(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *ws,
-                           cn_real *dw, int par)
+void cn_conv2d_reduce_slots_t(const cn_conv2d_geom *g, const cn_conv2d_plan *p,
+                              const cn_real *ws, cn_real *dw, int par)
 {
     const long kdim = g->kdim, cgo = g->cg_out, n = (long)g->c_out * kdim;
 #ifdef _OPENMP
@@ -565,9 +611,9 @@ void cn_conv2d_grid_backward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, c
     if (!dx && !dw) return;
     const int par = cn_conv_parallel((double)g->n * g->c_out * g->hw_out * g->kdim);
     cn_real *wt = ws + (size_t)g->slots * p->slot; // (groups, kh * kw, cg_out, cg_in)
-    if (dx && p->grid_dx) rearrange(g, w, 1, wt);
+    if (dx && p->grid_dx) cn_conv2d_rearrange(g, w, 1, wt);
     grid_ctx c = {.g = g, .p = p, .x = x, .w = w, .dy = dy, .wt = wt, .dx = dx, .ws = ws,
                   .want_dw = dw != NULL};
     cn_conv_run_slots(g->slots, par, grid_backward_slot, &c);
-    if (dw) reduce_slots_t(g, p, ws, dw, par);
+    if (dw) cn_conv2d_reduce_slots_t(g, p, ws, dw, par);
 }

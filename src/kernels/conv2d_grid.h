@@ -80,11 +80,21 @@ typedef struct cn_conv2d_plan {
                           * columns per image h_out * wp */
     int hq, wq, lb;      /* input gradient: the same for dy padded by dil * (k - 1) - pad
                           * (hq = h_out + that, wq likewise); columns per image h * wq */
+    int phase;           /* 1: stride > 1 on phase grids by register tiles (conv2d_phase.c) */
+    int pu, pv;          /* phase grids: rows ceil((h + 2 pad_h) / stride_h) and pitch
+                          * ceil((w + 2 pad_w) / stride_w) per image */
+    int pi, pj;          /* the largest tap shift on a phase grid: dil * (k - 1) / stride */
     size_t pad_f;        /* reals of one image group on its grid (cg_in channel blocks) */
     size_t part;         /* reals of one slot's partial weight gradient (c_out * kdim) */
     size_t slot;         /* workspace reals per slot */
     size_t total;        /* workspace reals in all (slots, then the rearranged kernel) */
 } cn_conv2d_plan;
+
+/* CN_CONV2D_PHASE_COLS: the phase-grid path puts ceil(CN_CONV2D_PHASE_COLS /
+ * (pu * pv)) images into one tile call, at most a slot's images. */
+#ifndef CN_CONV2D_PHASE_COLS
+#define CN_CONV2D_PHASE_COLS 1024
+#endif
 
 /* cn_conv2d_strides: reals between images and between groups of x (n, c_in, h,
  * w) and y (n, c_out, h_out, w_out), and between groups of w (c_out, cg_in, kh,
@@ -115,5 +125,39 @@ void cn_conv2d_grid_forward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, co
 void cn_conv2d_grid_backward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
                              const cn_real *w, const cn_real *dy, cn_real *dx, cn_real *dw,
                              cn_real *ws);
+
+/* cn_conv2d_phase_forward / cn_conv2d_phase_backward (conv2d_phase.c): the same
+ * for a plan with phase set (strided convolutions on phase grids). */
+void cn_conv2d_phase_forward(const cn_conv2d_geom *g, const cn_conv2d_plan *p, const cn_real *x,
+                             const cn_real *w, const cn_real *b, cn_real *y, cn_real *ws);
+void cn_conv2d_phase_backward(const cn_conv2d_geom *g, const cn_conv2d_plan *p,
+                              const cn_real *x, const cn_real *w, const cn_real *dy,
+                              cn_real *dx, cn_real *dw, cn_real *ws);
+
+/* Pieces of the grid path that the phase path shares (conv2d_grid.c). */
+
+/* cn_conv2d_extract_t: y (c, ho, wo) = the valid rows of a transposed grid output
+ * outT (ho * wp rows of c: row r * wp + q is output (r, q) of every channel),
+ * plus b[ch] when b is not NULL. */
+void cn_conv2d_extract_t(int c, int ho, int wo, int wp, const cn_real *outT, const cn_real *b,
+                         cn_real *y);
+
+/* cn_conv2d_spread_t: the transposed grid dyT (ncols, c) of kk images = dy of
+ * image t (c, ho, wo, at base + imgs[t] * stride) at rows t * hwp + r * wp + q,
+ * zeros on the other rows up to ncols = (kk - 1) * hwp + ho * wp. */
+void cn_conv2d_spread_t(int c, int ho, int wo, size_t wp, size_t hwp, const cn_real *base,
+                        const size_t *imgs, size_t stride, int kk, cn_real *dyT);
+
+/* cn_conv2d_rearrange: the kernel w (c_out, cg_in, kh, kw) as one matrix per
+ * group and tap, wt (groups, kh * kw, a, b). flip 0: wt[grp][t] (cg_in, cg_out)
+ * = w[grp's co][ci][t]. flip 1: wt[grp][t] (cg_out, cg_in) = w[grp's
+ * co][ci][taps - 1 - t], the kernel rotated by 180 degrees. */
+void cn_conv2d_rearrange(const cn_conv2d_geom *g, const cn_real *w, int flip, cn_real *wt);
+
+/* cn_conv2d_reduce_slots_t: dw (c_out, cg_in, kh, kw) += the slots' transposed
+ * partials (per group (kdim, cg_out), slot s's at ws + s * p->slot) added in
+ * slot order; on the threads when par. */
+void cn_conv2d_reduce_slots_t(const cn_conv2d_geom *g, const cn_conv2d_plan *p,
+                              const cn_real *ws, cn_real *dw, int par);
 
 #endif /* CONVNET_SRC_KERNELS_CONV2D_GRID_H */

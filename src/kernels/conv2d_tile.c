@@ -79,15 +79,28 @@ int cn_conv2d_tile_ok(int m, int taps)
     return m % 16 == 0 && taps <= CN_CONV2D_TILE_MAX_TAPS;
 }
 
+/* tap_offsets: off[t] = i * dil_h * wp + j * dil_w for tap t = i * kw + j of g. */
+static void tap_offsets(const cn_conv2d_geom *g, int wp, size_t *off)
+{
+    for (int i = 0; i < g->kh; i++)
+        for (int j = 0; j < g->kw; j++)
+            off[i * g->kw + j] = (size_t)i * g->dil_h * wp + (size_t)j * g->dil_w;
+}
+
 int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT)
 {
     const int taps = g->kh * g->kw;
     if (!cn_conv2d_tile_ok(m, taps)) return 0;
     size_t off[CN_CONV2D_TILE_MAX_TAPS];
-    for (int i = 0; i < g->kh; i++)
-        for (int j = 0; j < g->kw; j++)
-            off[i * g->kw + j] = (size_t)i * g->dil_h * wp + (size_t)j * g->dil_w;
+    tap_offsets(g, wp, off);
+    return cn_conv2d_tile_off(off, taps, wt, c, m, xs, cs, ncols, outT);
+}
+
+int cn_conv2d_tile_off(const size_t *off, int taps, const cn_real *wt, int c, int m,
+                       const cn_real *xs, size_t cs, int ncols, cn_real *outT)
+{
+    if (!cn_conv2d_tile_ok(m, taps) || taps < 1) return 0;
     const int groups16 = m / 16;
     const int V = groups16 % 4 == 0 ? 4 : groups16 % 2 == 0 ? 2 : 1;
     const int P = 24 / V;
@@ -193,6 +206,15 @@ int cn_conv2d_tile_dw(const cn_conv2d_geom *g, int c, int m, int wp, const cn_re
 {
     const int taps = g->kh * g->kw;
     if (!cn_conv2d_tile_ok(m, taps)) return 0;
+    size_t off[CN_CONV2D_TILE_MAX_TAPS];
+    tap_offsets(g, wp, off);
+    return cn_conv2d_tile_dw_off(off, taps, c, m, xs, cs, dyT, ncols, add, dwT);
+}
+
+int cn_conv2d_tile_dw_off(const size_t *off, int taps, int c, int m, const cn_real *xs,
+                          size_t cs, const cn_real *dyT, int ncols, int add, cn_real *dwT)
+{
+    if (!cn_conv2d_tile_ok(m, taps) || taps < 1) return 0;
     const int groups16 = m / 16;
     const int V = groups16 % 4 == 0 ? 4 : groups16 % 2 == 0 ? 2 : 1;
     const int R = V == 1 ? 8 : 24 / V, rows = c * taps;
@@ -210,8 +232,7 @@ int cn_conv2d_tile_dw(const cn_conv2d_geom *g, int c, int m, int wp, const cn_re
             const int rr = rows - r0 < R ? rows - r0 : R;
             for (int r = 0; r < rr; r++) {
                 const int ci = (r0 + r) / taps, t = (r0 + r) % taps;
-                const int i = t / g->kw, j = t % g->kw;
-                xr[r] = xs + (size_t)ci * cs + (size_t)i * g->dil_h * wp + (size_t)j * g->dil_w;
+                xr[r] = xs + (size_t)ci * cs + off[t];
                 dst[r] = dwT + (size_t)(r0 + r) * m;
             }
             for (int v0 = 0; v0 < groups16; v0 += V) {
@@ -244,6 +265,22 @@ int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, size_t sj, int rows,
                              const cn_real *add, cn_real *dst, size_t ds)
 {
     (void)src, (void)ss, (void)sj, (void)rows, (void)cols, (void)add, (void)dst, (void)ds;
+    return 0;
+}
+
+int cn_conv2d_tile_off(const size_t *off, int taps, const cn_real *wt, int c, int m,
+                       const cn_real *xs, size_t cs, int ncols, cn_real *outT)
+{
+    (void)off, (void)taps, (void)wt, (void)c, (void)m, (void)xs, (void)cs, (void)ncols;
+    (void)outT;
+    return 0;
+}
+
+int cn_conv2d_tile_dw_off(const size_t *off, int taps, int c, int m, const cn_real *xs,
+                          size_t cs, const cn_real *dyT, int ncols, int add, cn_real *dwT)
+{
+    (void)off, (void)taps, (void)c, (void)m, (void)xs, (void)cs, (void)dyT, (void)ncols;
+    (void)add, (void)dwT;
     return 0;
 }
 

@@ -22,6 +22,12 @@
 int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int wp,
                    const cn_real *xs, size_t cs, int ncols, cn_real *outT);
 
+/* cn_conv2d_tile_off: cn_conv2d_tile with the taps' shifts given: tap t reads
+ * each channel's block at off[t] (+ column), t < taps (1..CN_CONV2D_TILE_MAX_TAPS),
+ * and wt is (taps, c, m). Returns 1 when it ran, else 0 (outT untouched). */
+int cn_conv2d_tile_off(const size_t *off, int taps, const cn_real *wt, int c, int m,
+                       const cn_real *xs, size_t cs, int ncols, cn_real *outT);
+
 /* CN_CONV2D_TILE_PAR_MIN: called outside a parallel region (batch 1),
  * cn_conv2d_tile splits its tiles across the threads from this many
  * multiply-adds on. */
@@ -39,6 +45,12 @@ int cn_conv2d_tile(const cn_conv2d_geom *g, const cn_real *wt, int c, int m, int
  * Returns 1 when it ran, 0 (dwT untouched) where cn_conv2d_tile_ok(m, taps) is 0. */
 int cn_conv2d_tile_dw(const cn_conv2d_geom *g, int c, int m, int wp, const cn_real *xs,
                       size_t cs, const cn_real *dyT, int ncols, int add, cn_real *dwT);
+
+/* cn_conv2d_tile_dw_off: cn_conv2d_tile_dw with the taps' shifts given: row r =
+ * ci * taps + t reads xs at ci * cs + off[t] (+ column), t < taps (1..
+ * CN_CONV2D_TILE_MAX_TAPS). Returns 1 when it ran, else 0 (dwT untouched). */
+int cn_conv2d_tile_dw_off(const size_t *off, int taps, int c, int m, const cn_real *xs,
+                          size_t cs, const cn_real *dyT, int ncols, int add, cn_real *dwT);
 
 /* cn_conv2d_tile_transpose: dst[j * ds + i] = src[i * ss + j * sj] (+ add[j]
  * when add is not NULL) for i < rows, j < cols, 16 rows at a time by vector
