@@ -83,6 +83,49 @@ static void phase_offsets(const cn_conv2d_geom *g, const phase_dims *d, size_t c
     }
 }
 
+/* PHASE_ROW_MAX: the widest phase row load_pairs splits on the stack (pv). */
+#define PHASE_ROW_MAX 1024
+
+/* load_pairs: phase_load for stride_w 2 (the same values): each input row,
+ * padded into a local buffer, is split into its two phase rows by vector
+ * permutes. Returns 0 (nothing written) in builds without them. */
+static int load_pairs(const cn_conv2d_geom *g, const phase_dims *d, const unsigned char *used,
+                      const cn_real *base, const size_t *imgs, size_t stride, int kk, size_t cs,
+                      cn_real *xs)
+{
+    cn_real buf[2 * PHASE_ROW_MAX], spare[PHASE_ROW_MAX]; // a padded row; an unused phase's
+    const size_t body = (size_t)kk * d->uv, v = d->v, w = (size_t)g->w, pw = (size_t)g->pad_w;
+    const size_t right = 2 * v - pw - w; /* zeros after the row (2 pv >= w + 2 pad_w) */
+    for (size_t j = 0; j < pw; j++) buf[j] = 0;
+    for (size_t j = 0; j < right; j++) buf[pw + w + j] = 0;
+    for (int a = 0; a < d->sh; a++) {
+        if (!used[2 * a] && !used[2 * a + 1]) continue;
+        for (int ch = 0; ch < g->cg_in; ch++) {
+            cn_real *o0 = xs + ((size_t)(2 * a) * g->cg_in + ch) * cs;     // phase (a, 0)
+            cn_real *o1 = xs + ((size_t)(2 * a + 1) * g->cg_in + ch) * cs; // phase (a, 1)
+            for (int t = 0; t < kk; t++) {
+                const cn_real *xc = base + imgs[t] * stride + (size_t)ch * g->h * w; // (h, w)
+                for (size_t u = 0; u < d->u; u++) {
+                    const size_t at = (size_t)t * d->uv + u * v;
+                    cn_real *r0 = used[2 * a] ? o0 + at : spare;
+                    cn_real *r1 = used[2 * a + 1] ? o1 + at : spare;
+                    const long y = (long)u * d->sh + a - g->pad_h;
+                    if (y < 0 || y >= g->h) {
+                        memset(r0, 0, v * sizeof *r0);
+                        memset(r1, 0, v * sizeof *r1);
+                        continue;
+                    }
+                    memcpy(buf + pw, xc + (size_t)y * w, w * sizeof *buf);
+                    if (!cn_conv2d_tile_deinterleave2(buf, (int)v, r0, r1)) return 0;
+                }
+            }
+            if (used[2 * a]) memset(o0 + body, 0, (cs - body) * sizeof *o0);
+            if (used[2 * a + 1]) memset(o1 + body, 0, (cs - body) * sizeof *o1);
+        }
+    }
+    return 1;
+}
+
 /* phase_load: the used phases' blocks of xs (cs reals each, phase p's cg_in
  * channels from block p * cg_in) for the kk images base + imgs[t] * stride,
  * each (cg_in, h, w), every value written (zeros for the padding and after the
@@ -92,6 +135,9 @@ static void phase_load(const cn_conv2d_geom *g, const phase_dims *d, const unsig
                        size_t cs, cn_real *xs)
 {
     const size_t body = (size_t)kk * d->uv;
+    if (d->sw == 2 && d->v <= PHASE_ROW_MAX && load_pairs(g, d, used, base, imgs, stride, kk,
+                                                          cs, xs))
+        return;
     for (int ph = 0; ph < d->nph; ph++) {
         if (!used[ph]) continue;
         const int a = ph / d->sw, b = ph % d->sw;

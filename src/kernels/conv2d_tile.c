@@ -198,6 +198,23 @@ int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, size_t sj, int rows,
     return 1;
 }
 
+int cn_conv2d_tile_deinterleave2(const cn_real *src, int n, cn_real *even, cn_real *odd)
+{
+    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    int v = 0;
+    for (; v + 16 <= n; v += 16) {
+        const __m512 lo = _mm512_loadu_ps(src + 2 * v), hi = _mm512_loadu_ps(src + 2 * v + 16);
+        _mm512_storeu_ps(even + v, _mm512_permutex2var_ps(lo, ie, hi));
+        _mm512_storeu_ps(odd + v, _mm512_permutex2var_ps(lo, io, hi));
+    }
+    for (; v < n; v++) {
+        even[v] = src[2 * v];
+        odd[v] = src[2 * v + 1];
+    }
+    return 1;
+}
+
 typedef void (*dw_fn)(const float *const *, const float *, int, int, size_t, size_t, int,
                       float *const *);
 
@@ -281,6 +298,12 @@ int cn_conv2d_tile_dw_off(const size_t *off, int taps, int c, int m, const cn_re
 {
     (void)off, (void)taps, (void)c, (void)m, (void)xs, (void)cs, (void)dyT, (void)ncols;
     (void)add, (void)dwT;
+    return 0;
+}
+
+int cn_conv2d_tile_deinterleave2(const cn_real *src, int n, cn_real *even, cn_real *odd)
+{
+    (void)src, (void)n, (void)even, (void)odd;
     return 0;
 }
 

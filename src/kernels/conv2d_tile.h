@@ -59,6 +59,11 @@ int cn_conv2d_tile_dw_off(const size_t *off, int taps, int c, int m, const cn_re
 int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, size_t sj, int rows, int cols,
                              const cn_real *add, cn_real *dst, size_t ds);
 
+/* cn_conv2d_tile_deinterleave2: even[v] = src[2 v], odd[v] = src[2 v + 1] for v <
+ * n (reads src[0 .. 2 n)) by vector permutes. Returns 1 when it ran, 0
+ * (nothing written) in builds without the tiles. */
+int cn_conv2d_tile_deinterleave2(const cn_real *src, int n, cn_real *even, cn_real *odd);
+
 /* cn_conv2d_tile_ok: 1 when cn_conv2d_tile runs for m output channels and
  * taps = kh * kw (this build and CPU have tiles for them), else 0. */
 int cn_conv2d_tile_ok(int m, int taps);
