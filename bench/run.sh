@@ -5,6 +5,7 @@
 # float32, SGD momentum 0.9, cross-entropy, synthetic data):
 #   small CNN train (batch 64), ResNet-20 train (128), MLP 784-512-10 train (128),
 #   small CNN and ResNet-20 inference at batch 1 (latency) and 128 (throughput),
+#   ResNet-20's convolutions alone (their forward time at batch 128),
 #   the kNN distance computation (Fashion-MNIST), and sgemm (the peak reference).
 # Each (workload, thread count) row runs one convnet process and one PyTorch
 # process per threading setting, alternating which side goes first from row to
@@ -45,7 +46,7 @@ QUICK=${BENCH_QUICK:-0}
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
 read -r -a THREADS <<<"${BENCH_THREADS:-1 2}"
 ALL="sgemm cnn_train resnet20_train mlp_train cnn_infer_b1 cnn_infer_b128 resnet20_infer_b1"
-ALL="$ALL resnet20_infer_b128 knn"
+ALL="$ALL resnet20_infer_b128 resnet20_conv_fwd knn"
 read -r -a WORKLOADS <<<"${BENCH_WORKLOADS:-$ALL}"
 if [ "$QUICK" = 1 ]; then
     REPEATS=${REPEATS:-3} TARGET_S=${TARGET_S:-0.05} WARMUP_S=${WARMUP_S:-0.05} WARMUP_ITERS=1

@@ -18,6 +18,9 @@ and random labels, cycled, so no data loading is timed):
   mlp_train             MLP 784-512-10, batch 128
   cnn_infer_b1/_b128    small CNN forward under torch.inference_mode(), eval mode
   resnet20_infer_b1/_b128
+  resnet20_conv_fwd     the convolutions alone in resnet20_infer_b128: only the
+                        time inside its nn.Conv2d modules' forwards is counted
+                        (perf_counter in forward pre-hooks and hooks)
   knn                   squared L2 distances of the first --knn-queries
                         Fashion-MNIST test images to the 60000 training images:
                         |q|^2 + |r|^2 - 2 q.r with one addmm, clamped at 0
@@ -139,6 +142,7 @@ MODELS = {
     "cnn_infer_b128": (SmallCNN, 128, False, (1, 28, 28)),
     "resnet20_infer_b1": (ResNet20, 1, False, (3, 32, 32)),
     "resnet20_infer_b128": (ResNet20, 128, False, (3, 32, 32)),
+    "resnet20_conv_fwd": (ResNet20, 128, False, (3, 32, 32)),
 }
 
 
@@ -147,7 +151,21 @@ def model_step(name):
     cls, batch, training, shape = MODELS[name]
     model = init_like_convnet(cls())
     pool = [(torch.rand(batch, *shape), torch.randint(0, 10, (batch,))) for _ in range(POOL)]
-    state = {"i": 0, "loss": None}
+    state = {"i": 0, "loss": None, "clock": None}
+    if name.endswith("_conv_fwd"):
+        times = {"conv_s": 0.0, "t0": 0.0}
+
+        def pre(_mod, _inp):
+            times["t0"] = time.perf_counter()
+
+        def post(_mod, _inp, _out):
+            times["conv_s"] += time.perf_counter() - times["t0"]
+
+        for mod in model.modules():
+            if isinstance(mod, nn.Conv2d):
+                mod.register_forward_pre_hook(pre)
+                mod.register_forward_hook(post)
+        state["clock"] = lambda: times["conv_s"]
     if training:
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -204,7 +222,7 @@ def sgemm_step(n):
     return step, 1
 
 
-def measure(step, a):
+def measure(step, a, clock=None):
     t0 = time.perf_counter()
     warm, last = 0, 0.0
     while warm < a.warmup_iters or time.perf_counter() - t0 < a.warmup_s:
@@ -213,12 +231,13 @@ def measure(step, a):
         last = time.perf_counter() - s
         warm += 1
     iters = max(1, min(10_000_000, math.ceil(a.target_s / max(last, 1e-9))))
+    clock = clock or time.perf_counter  # conv_fwd: the seconds inside the convolutions
     times = []
     for r in range(a.repeats):
-        s = time.perf_counter()
+        s = clock()
         for _ in range(iters):
             step()
-        times.append((time.perf_counter() - s) / iters)
+        times.append((clock() - s) / iters)
         print(f"torch_bench: {a.workload} repeat {r + 1}: {times[-1]:.6f} s per iteration "
               f"({iters} iterations)", file=sys.stderr)
     return times, iters
@@ -253,7 +272,7 @@ def main():
     else:
         step, batch, state = model_step(a.workload)
         items = batch
-    times, iters = measure(step, a)
+    times, iters = measure(step, a, state.get("clock"))
     med = statistics.median(times)
     loss = state["loss"]
     setting = a.setting or (f"torch.set_num_threads({a.threads}), OPENBLAS_NUM_THREADS="

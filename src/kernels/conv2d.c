@@ -1,7 +1,8 @@
 /* conv2d.c: 2-D convolution forward and backward on raw NCHW arrays. A stride-1
  * convolution runs on the padded grid (conv2d_grid.c: one GEMM per kernel tap on
  * the padded images read in place, several images per GEMM, the input gradient
- * as a flipped convolution); otherwise im2col + one GEMM per image and group (a
+ * as a flipped convolution); a strided one with register tiles on phase grids
+ * (conv2d_phase.c); otherwise im2col + one GEMM per image and group (a
  * 1x1 stride-1 unpadded convolution uses the input itself as the im2col matrix);
  * depthwise convolution (groups == c_in) runs direct loops. The batch runs in
  * slots (image i in slot i % slots; cn_conv_run_slots: in parallel, or one after
