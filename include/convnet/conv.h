@@ -84,9 +84,12 @@ cn_status cn_conv2d_geom_init(cn_conv2d_geom *g, cn_error *err);
  * the zero-padded input's grid instead, with per slot a padded image group, the
  * im2col matrix and output of several images side by side, the same for the
  * input gradient (computed as the convolution of dy with the flipped kernel,
- * when pad <= dil * (k - 1)), and one flipped kernel. Depends on g only (the
- * batch included), never on the thread count. Depthwise needs none: 0, and the
- * kernels then accept ws == NULL. */
+ * when pad <= dil * (k - 1)), and one flipped kernel; a strided convolution
+ * whose channels take the float build's register tiles runs on phase grids
+ * instead, with per slot the phase grids of several images and their output,
+ * or dy laid on its grids and the input gradient's output, and one rearranged
+ * kernel. Depends on g only (the batch included), never on the thread count.
+ * Depthwise needs none: 0, and the kernels then accept ws == NULL. */
 size_t cn_conv2d_workspace_size(const cn_conv2d_geom *g);
 
 /* cn_im2col: unfold one image's channel group into columns.
