@@ -11,9 +11,12 @@
 #include <string.h>
 
 /* PAR_FOR: element loops run in parallel from 32768 elements on; each element's
- * update is independent, so the result does not depend on the thread count */
+ * update is independent, so the result does not depend on the thread count.
+ * `simd`: the outlined loop body loses its pointers' restrict, and without it
+ * the compiler keeps the loop scalar (4x slower at 1 thread); every element is
+ * still computed by the same operations in the same order. */
 #ifdef _OPENMP
-#define PAR_FOR _Pragma("omp parallel for schedule(static) if (n >= 32768)")
+#define PAR_FOR _Pragma("omp parallel for simd schedule(static) if (n >= 32768)")
 #else
 #define PAR_FOR
 #endif
