@@ -74,6 +74,9 @@ void cn_conv_add_bias(int n, int c, size_t sp, const cn_real *b, cn_real *y, int
     for (long p = 0; p < planes; p++) {
         const cn_real bv = b[p % c];
         cn_real *yp = y + (size_t)p * sp; // (sp)
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (size_t k = 0; k < sp; k++) yp[k] += bv;
     }
 }

@@ -134,8 +134,9 @@ cn_status cn_model_forward(cn_model *m, int n, const cn_real *x, const cn_target
 #define RUN_PAR_MIN 131072
 
 /* add_into: d[0..cnt) += s[0..cnt) (a second consumer's gradient), in blocks of
- * 16 that vectorise; threads take contiguous ranges (each element is one add, so
- * the result does not depend on the thread count). */
+ * 16 that vectorise (`omp simd`: the parallel loop's outlined body loses the
+ * pointers' restrict); threads take contiguous ranges (each element is one add,
+ * so the result does not depend on the thread count). */
 static void add_into(cn_real *restrict d, const cn_real *restrict s, size_t cnt)
 {
     const long nblk = (long)(cnt / 16);
@@ -145,6 +146,9 @@ static void add_into(cn_real *restrict d, const cn_real *restrict s, size_t cnt)
     for (long b = 0; b < nblk; b++) {
         cn_real *db = d + (size_t)b * 16;
         const cn_real *sb = s + (size_t)b * 16;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
         for (int k = 0; k < 16; k++) db[k] += sb[k];
     }
     for (size_t k = (size_t)nblk * 16; k < cnt; k++) d[k] += s[k];
