@@ -1,13 +1,21 @@
 /* src/kernels/batchnorm.c: batch normalisation (PyTorch's BatchNorm1d / BatchNorm2d)
  * on x (n, c, inner), forward in training and evaluation mode with running
  * statistics, the fused evaluation batch norm + ReLU, and backward in both modes.
- * Statistics per channel are accumulated in double, two passes (mean, then
- * squared deviations); the backward pass reads x and dy twice (one reduction of
- * sum(dy) and sum(dy * (x - mean)), one output pass). Reductions keep LANES
- * partial sums (element j of a row goes to lane j % LANES) combined in a fixed
- * order, so the loops vectorise and the order never changes; one thread owns
- * each channel, so results never depend on the thread count. Formulas:
- * docs/kernels/norm.md; backward derivation: docs/derivations/batchnorm.md. */
+ *
+ * Memory order: a row is one image's plane of one channel, (inner) values; the
+ * passes walk rows in memory order (row r = image r / c, channel r % c), split
+ * across threads by rows. Walking a channel's rows instead (64 KB apart in
+ * ResNet-20) restarts the hardware prefetcher at every 4 KB row: 2x slower.
+ * Statistics: one pass reads x once and sums, per row in double, x - k and
+ * (x - k)^2 with k the channel's first value (a shift that keeps the one-pass
+ * variance exact to double rounding); the backward pass sums dy and
+ * dy * (x - mean) per row, then writes dx. Row sums keep LANES partial sums
+ * (element j goes to lane j % LANES) combined in a fixed order, and a channel's
+ * total adds its rows in image order, so results never depend on the thread
+ * count. The rows' sums live in a heap buffer of (n * c) x 2 doubles; when it
+ * cannot be had, each channel sums its rows itself in the same order (the same
+ * numbers, slower). Formulas: docs/kernels/norm.md; backward derivation:
+ * docs/derivations/batchnorm.md. */
 #include "convnet/norm_kernels.h"
 
 #include <math.h>
@@ -45,73 +53,55 @@ static double lanes_total(const double *acc)
     return s;
 }
 
-/* chan_sum: sum of one channel's values: n rows of is elements, stride apart. */
-static double chan_sum(const cn_real *x, size_t n, size_t stride, size_t is)
+/* row_moments: over one row of is values, *s1 = sum(x - k), *s2 = sum((x - k)^2). */
+static void row_moments(const cn_real *xr, size_t is, double k, double *s1, double *s2)
 {
-    double acc[LANES] = {0};
-    for (size_t i = 0; i < n; i++) {
-        const cn_real *xr = x + i * stride; // row (inner)
-        size_t j = 0;
-        for (; j + LANES <= is; j += LANES)
-            for (size_t l = 0; l < LANES; l++) acc[l] += (double)xr[j + l];
-        for (size_t l = 0; j < is; j++, l++) acc[l] += (double)xr[j];
-    }
-    return lanes_total(acc);
-}
-
-/* chan_sqdev: sum of (x - mean)^2 over one channel (rows as chan_sum). */
-static double chan_sqdev(const cn_real *x, size_t n, size_t stride, size_t is, double mean)
-{
-    double acc[LANES] = {0};
-    for (size_t i = 0; i < n; i++) {
-        const cn_real *xr = x + i * stride; // row (inner)
-        size_t j = 0;
-        for (; j + LANES <= is; j += LANES)
-            for (size_t l = 0; l < LANES; l++) {
-                double d = (double)xr[j + l] - mean;
-                acc[l] += d * d;
-            }
-        for (size_t l = 0; j < is; j++, l++) {
-            double d = (double)xr[j] - mean;
-            acc[l] += d * d;
-        }
-    }
-    return lanes_total(acc);
-}
-
-/* chan_dy_sums: *sdy = sum(dy), *sdyx = sum(dy * (x - mean)) over one channel. */
-static void chan_dy_sums(const cn_real *x, const cn_real *dy, size_t n, size_t stride,
-                         size_t is, double mean, double *sdy, double *sdyx)
-{
+    // xr (inner)
     double a1[LANES] = {0}, a2[LANES] = {0};
-    for (size_t i = 0; i < n; i++) {
-        const cn_real *xr = x + i * stride;   // row (inner)
-        const cn_real *dyr = dy + i * stride; // row (inner)
-        size_t j = 0;
-        for (; j + LANES <= is; j += LANES)
-            for (size_t l = 0; l < LANES; l++) {
-                double g = (double)dyr[j + l];
-                a1[l] += g;
-                a2[l] += g * ((double)xr[j + l] - mean);
-            }
-        for (size_t l = 0; j < is; j++, l++) {
-            double g = (double)dyr[j];
-            a1[l] += g;
-            a2[l] += g * ((double)xr[j] - mean);
+    size_t j = 0;
+    for (; j + LANES <= is; j += LANES)
+        for (size_t l = 0; l < LANES; l++) {
+            double d = (double)xr[j + l] - k;
+            a1[l] += d;
+            a2[l] += d * d;
         }
+    for (size_t l = 0; j < is; j++, l++) {
+        double d = (double)xr[j] - k;
+        a1[l] += d;
+        a2[l] += d * d;
+    }
+    *s1 = lanes_total(a1);
+    *s2 = lanes_total(a2);
+}
+
+/* row_dy_sums: over one row, *sdy = sum(dy), *sdyx = sum(dy * (x - mean)). */
+static void row_dy_sums(const cn_real *xr, const cn_real *dyr, size_t is, double mean,
+                        double *sdy, double *sdyx)
+{
+    // xr, dyr (inner)
+    double a1[LANES] = {0}, a2[LANES] = {0};
+    size_t j = 0;
+    for (; j + LANES <= is; j += LANES)
+        for (size_t l = 0; l < LANES; l++) {
+            double g = (double)dyr[j + l];
+            a1[l] += g;
+            a2[l] += g * ((double)xr[j + l] - mean);
+        }
+    for (size_t l = 0; j < is; j++, l++) {
+        double g = (double)dyr[j];
+        a1[l] += g;
+        a2[l] += g * ((double)xr[j] - mean);
     }
     *sdy = lanes_total(a1);
     *sdyx = lanes_total(a2);
 }
 
-/* affine_row: yr = (xr - mean) * scale + shift in double, then ReLU when relu
- * (PyTorch's clamp_min: v < 0 ? 0 : v); blocks go through a local buffer, so
- * yr may be xr. */
-static void affine_row(const cn_real *xr, cn_real *yr, size_t is, double mean, double scale,
-                       double shift, int relu)
+/* affine_row: yr = (xr - mf) * sf + bf, then ReLU when relu (PyTorch's
+ * clamp_min: v < 0 ? 0 : v); blocks go through a local buffer, so yr may be xr. */
+static void affine_row(const cn_real *xr, cn_real *yr, size_t is, cn_real mf, cn_real sf,
+                       cn_real bf, int relu)
 {
     // xr, yr (inner); in cn_real (float lanes vectorise twice as wide as double)
-    const cn_real mf = (cn_real)mean, sf = (cn_real)scale, bf = (cn_real)shift;
     size_t j = 0;
     for (; j + LANES <= is; j += LANES) {
         cn_real t[LANES];
@@ -136,6 +126,92 @@ static void scale_row(const cn_real *dyr, cn_real *dxr, size_t is, double gi)
         for (size_t l = 0; l < LANES; l++) dxr[j + l] = t[l];
     }
     for (; j < is; j++) dxr[j] = (cn_real)(gi * (double)dyr[j]);
+}
+
+/* bn_fwd: what the forward pass needs besides the tensors. */
+typedef struct bn_fwd {
+    int n, c;
+    size_t is, m;                   /* inner; values per channel (n * inner) */
+    const cn_real *x, *gamma, *beta;
+    cn_real *y;
+    int training, relu;
+    double momentum, eps;
+    cn_real *running_mean, *running_var, *save_mean, *save_invstd;
+} bn_fwd;
+
+/* fwd_coef: channel ch's normalisation from its sums over the batch (t1 =
+ * sum(x - k), t2 = sum((x - k)^2), k its first value; batch statistics) or the
+ * running statistics (t1, t2 unused); updates the running statistics in
+ * training and the saved ones; *mf, *sf, *bf: affine_row's coefficients. */
+static void fwd_coef(const bn_fwd *f, int ch, int batch_stats, double t1, double t2,
+                     cn_real *mf, cn_real *sf, cn_real *bf)
+{
+    double mean, var;
+    if (batch_stats) {
+        const double m = (double)f->m, k = (double)f->x[(size_t)ch * f->is];
+        double ss = t2 - t1 * (t1 / m); /* sum of squared deviations from the mean */
+        if (ss < 0) ss = 0;
+        mean = k + t1 / m;
+        var = ss / m;
+        if (f->training && f->running_mean) {
+            double unbiased = ss / (m - 1);
+            f->running_mean[ch] = (cn_real)((1.0 - f->momentum) * (double)f->running_mean[ch] +
+                                            f->momentum * mean);
+            f->running_var[ch] = (cn_real)((1.0 - f->momentum) * (double)f->running_var[ch] +
+                                           f->momentum * unbiased);
+        }
+    } else {
+        mean = (double)f->running_mean[ch];
+        var = (double)f->running_var[ch];
+    }
+    double invstd = 1.0 / sqrt(var + f->eps);
+    if (f->save_mean) {
+        f->save_mean[ch] = (cn_real)mean;
+        f->save_invstd[ch] = (cn_real)invstd;
+    }
+    *mf = (cn_real)mean;
+    *sf = (cn_real)(f->gamma ? (double)f->gamma[ch] * invstd : invstd);
+    *bf = (cn_real)(f->beta ? (double)f->beta[ch] : 0.0);
+}
+
+/* fwd_rows: the batch-statistics forward in memory order; 0 when its buffer
+ * could not be allocated (nothing written then). */
+static int fwd_rows(const bn_fwd *f, int par)
+{
+    const size_t rows = (size_t)f->n * (size_t)f->c, cs = (size_t)f->c, is = f->is;
+    /* rs (rows, 2): each row's sums; coef (c, 3): mf, sf, bf per channel */
+    size_t nb;
+    double *rs = cn_mul_overflow(rows, 2 * sizeof(double), &nb) ? NULL : cn_malloc(nb);
+    cn_real *coef = cn_malloc(cs * 3 * sizeof *coef);
+    if (!rs || !coef) {
+        cn_free(rs);
+        cn_free(coef);
+        return 0;
+    }
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t r = 0; r < rows; r++)
+        row_moments(f->x + r * is, is, (double)f->x[(r % cs) * is], &rs[2 * r], &rs[2 * r + 1]);
+    for (size_t ch = 0; ch < cs; ch++) {
+        double t1 = 0, t2 = 0;
+        for (size_t i = 0; i < (size_t)f->n; i++) {
+            t1 += rs[2 * (i * cs + ch)];
+            t2 += rs[2 * (i * cs + ch) + 1];
+        }
+        fwd_coef(f, (int)ch, 1, t1, t2, &coef[3 * ch], &coef[3 * ch + 1], &coef[3 * ch + 2]);
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t r = 0; r < rows; r++) {
+        const cn_real *cf = coef + 3 * (r % cs);
+        affine_row(f->x + r * is, f->y + r * is, is, cf[0], cf[1], cf[2], f->relu);
+    }
+    cn_free(rs);
+    cn_free(coef);
+    return 1;
 }
 
 /* bn_forward: cn_batchnorm_forward, with the output passed through ReLU when relu. */
@@ -171,39 +247,50 @@ static cn_status bn_forward(int n, int c, int inner, const cn_real *x, const cn_
     CN_ASSERT(x != NULL && y != NULL);
 
     const size_t cs = (size_t)c, is = (size_t)inner, stride = cs * is;
+    const bn_fwd f = {n,        c,       is,           m,           x,        gamma,
+                      beta,     y,       training,     relu,        momentum, eps,
+                      running_mean, running_var, save_mean, save_invstd};
     const int par = m * cs >= PAR_MIN_WORK;
-    (void)par;
+    if (!batch_stats) {
+        /* evaluation: a fixed affine map per channel, one pass in memory order */
+        if (save_mean)
+            for (int ch = 0; ch < c; ch++) {
+                cn_real mf, sf, bf;
+                fwd_coef(&f, ch, 0, 0, 0, &mf, &sf, &bf);
+            }
+        const size_t rows = (size_t)n * cs;
+        (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+        for (size_t r = 0; r < rows; r++) {
+            const size_t ch = r % cs;
+            const double invstd = 1.0 / sqrt((double)running_var[ch] + eps);
+            const double scale = gamma ? (double)gamma[ch] * invstd : invstd;
+            affine_row(x + r * is, y + r * is, is, running_mean[ch], (cn_real)scale,
+                       beta ? beta[ch] : 0, relu);
+        }
+        return CN_OK;
+    }
+    if (fwd_rows(&f, par)) return CN_OK;
+    /* no buffer: each channel sums its rows (the same numbers, channel order) */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (par)
 #endif
     for (int ch = 0; ch < c; ch++) {
         const cn_real *xc = x + (size_t)ch * is; // channel ch of image 0 (rows stride apart)
-        cn_real *yc = y + (size_t)ch * is;
-        double mean, var;
-        if (batch_stats) {
-            mean = chan_sum(xc, (size_t)n, stride, is) / (double)m;
-            double ss = chan_sqdev(xc, (size_t)n, stride, is, mean);
-            var = ss / (double)m;
-            if (training && running_mean) {
-                double unbiased = ss / (double)(m - 1);
-                running_mean[ch] = (cn_real)((1.0 - momentum) * (double)running_mean[ch] +
-                                             momentum * mean);
-                running_var[ch] = (cn_real)((1.0 - momentum) * (double)running_var[ch] +
-                                            momentum * unbiased);
-            }
-        } else {
-            mean = (double)running_mean[ch];
-            var = (double)running_var[ch];
+        const double k = (double)xc[0];
+        double t1 = 0, t2 = 0;
+        for (size_t i = 0; i < (size_t)n; i++) {
+            double s1, s2;
+            row_moments(xc + i * stride, is, k, &s1, &s2);
+            t1 += s1;
+            t2 += s2;
         }
-        double invstd = 1.0 / sqrt(var + eps);
-        if (save_mean) {
-            save_mean[ch] = (cn_real)mean;
-            save_invstd[ch] = (cn_real)invstd;
-        }
-        double scale = gamma ? (double)gamma[ch] * invstd : invstd;
-        double shift = beta ? (double)beta[ch] : 0.0;
+        cn_real mf, sf, bf;
+        fwd_coef(&f, ch, 1, t1, t2, &mf, &sf, &bf);
         for (size_t i = 0; i < (size_t)n; i++)
-            affine_row(xc + i * stride, yc + i * stride, is, mean, scale, shift, relu);
+            affine_row(xc + i * stride, y + (size_t)ch * is + i * stride, is, mf, sf, bf, relu);
     }
     return CN_OK;
 }
@@ -232,6 +319,97 @@ cn_status cn_batchnorm_eval_relu(int n, int c, int inner, const cn_real *x,
                       (cn_real *)running_var, save_mean, save_invstd, 1, err);
 }
 
+/* bwd_k: one channel's input-gradient coefficients. */
+typedef struct bwd_k {
+    double gi;                /* gamma * invstd (evaluation: dx = gi * dy) */
+    cn_real kdy, k0, kx, mf;  /* batch statistics: dx = kdy dy - (k0 + kx (x - mf)) */
+} bwd_k;
+
+/* bwd_coef: from channel ch's sums (sum_dy, sum_dyxm = sum(dy * (x - mean))),
+ * accumulates its dgamma / dbeta and returns dx's coefficients. */
+static bwd_k bwd_coef(int ch, int batch_stats, double m, const cn_real *gamma,
+                      const cn_real *save_mean, const cn_real *save_invstd, double sum_dy,
+                      double sum_dyxm, cn_real *dgamma, cn_real *dbeta)
+{
+    const double mean = (double)save_mean[ch], invstd = (double)save_invstd[ch];
+    bwd_k k = {(gamma ? (double)gamma[ch] : 1.0) * invstd, 0, 0, 0, 0};
+    const double sum_dy_xhat = sum_dyxm * invstd;
+    if (dgamma) dgamma[ch] += (cn_real)sum_dy_xhat;
+    if (dbeta) dbeta[ch] += (cn_real)sum_dy;
+    if (batch_stats) {
+        // dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat))
+        //    = gi * dy - gi * a - (x - mean) * gi * invstd * b, in cn_real
+        const double a = sum_dy / m, b = sum_dy_xhat / m;
+        k.kdy = (cn_real)k.gi;
+        k.k0 = (cn_real)(k.gi * a);
+        k.kx = (cn_real)(k.gi * invstd * b);
+        k.mf = (cn_real)mean;
+    }
+    return k;
+}
+
+/* dx_row: one row of the input gradient from bwd_coef's coefficients. */
+static void dx_row(const cn_real *xr, const cn_real *dyr, cn_real *dxr, size_t is,
+                   const bwd_k *k, int batch_stats)
+{
+    // xr, dyr, dxr (inner)
+    if (!batch_stats) {
+        scale_row(dyr, dxr, is, k->gi);
+        return;
+    }
+    const cn_real kdy = k->kdy, k0 = k->k0, kx = k->kx, mf = k->mf;
+    size_t j = 0;
+    for (; j + LANES <= is; j += LANES) {
+        cn_real t[LANES];
+        for (size_t l = 0; l < LANES; l++) t[l] = kdy * dyr[j + l] - (k0 + kx * (xr[j + l] - mf));
+        for (size_t l = 0; l < LANES; l++) dxr[j + l] = t[l];
+    }
+    for (; j < is; j++) dxr[j] = kdy * dyr[j] - (k0 + kx * (xr[j] - mf));
+}
+
+/* bwd_rows: the backward pass in memory order (see the file comment); 0 when
+ * its buffers could not be allocated (nothing written then). */
+static int bwd_rows(int n, int c, size_t is, int batch_stats, const cn_real *x,
+                    const cn_real *gamma, const cn_real *save_mean, const cn_real *save_invstd,
+                    const cn_real *dy, cn_real *dx, cn_real *dgamma, cn_real *dbeta, int par)
+{
+    const size_t cs = (size_t)c, rows = (size_t)n * cs;
+    size_t nb; // rs (rows, 2): sum(dy), sum(dy (x - mean)); k (c)
+    double *rs = cn_mul_overflow(rows, 2 * sizeof(double), &nb) ? NULL : cn_malloc(nb);
+    bwd_k *k = cn_malloc(cs * sizeof *k);
+    if (!rs || !k) {
+        cn_free(rs);
+        cn_free(k);
+        return 0;
+    }
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t r = 0; r < rows; r++)
+        row_dy_sums(x + r * is, dy + r * is, is, (double)save_mean[r % cs], &rs[2 * r],
+                    &rs[2 * r + 1]);
+    for (size_t ch = 0; ch < cs; ch++) {
+        double t1 = 0, t2 = 0;
+        for (size_t i = 0; i < (size_t)n; i++) {
+            t1 += rs[2 * (i * cs + ch)];
+            t2 += rs[2 * (i * cs + ch) + 1];
+        }
+        k[ch] = bwd_coef((int)ch, batch_stats, (double)n * (double)is, gamma, save_mean,
+                         save_invstd, t1, t2, dgamma, dbeta);
+    }
+    if (dx) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+        for (size_t r = 0; r < rows; r++)
+            dx_row(x + r * is, dy + r * is, dx + r * is, is, &k[r % cs], batch_stats);
+    }
+    cn_free(rs);
+    cn_free(k);
+    return 1;
+}
+
 void cn_batchnorm_backward(int n, int c, int inner, int batch_stats, const cn_real *x,
                            const cn_real *gamma, const cn_real *save_mean,
                            const cn_real *save_invstd, const cn_real *dy, cn_real *dx,
@@ -243,48 +421,42 @@ void cn_batchnorm_backward(int n, int c, int inner, int batch_stats, const cn_re
     const double m = (double)n * (double)inner;
     const int par = (size_t)n * stride >= PAR_MIN_WORK;
     (void)par;
+    if (!batch_stats && !dgamma && !dbeta) {
+        /* the fixed affine map: one pass in memory order */
+        if (!dx) return;
+        const size_t rows = (size_t)n * cs;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+        for (size_t r = 0; r < rows; r++) {
+            const size_t ch = r % cs;
+            const double gi = (gamma ? (double)gamma[ch] : 1.0) * (double)save_invstd[ch];
+            scale_row(dy + r * is, dx + r * is, is, gi);
+        }
+        return;
+    }
+    if (bwd_rows(n, c, is, batch_stats, x, gamma, save_mean, save_invstd, dy, dx, dgamma,
+                 dbeta, par))
+        return;
+    /* no buffer: each channel sums its rows (the same numbers, channel order) */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (par)
 #endif
     for (int ch = 0; ch < c; ch++) {
-        const double mean = (double)save_mean[ch], invstd = (double)save_invstd[ch];
         const size_t off = (size_t)ch * is; // channel ch of image 0 (rows stride apart)
-        const double gi = (gamma ? (double)gamma[ch] : 1.0) * invstd;
-        if (!batch_stats && !dgamma && !dbeta) {
-            /* the fixed affine map: one pass */
-            if (dx)
-                for (size_t i = 0; i < (size_t)n; i++)
-                    scale_row(dy + off + i * stride, dx + off + i * stride, is, gi);
-            continue;
+        double t1 = 0, t2 = 0;
+        for (size_t i = 0; i < (size_t)n; i++) {
+            double s1, s2;
+            row_dy_sums(x + off + i * stride, dy + off + i * stride, is,
+                        (double)save_mean[ch], &s1, &s2);
+            t1 += s1;
+            t2 += s2;
         }
-        double sum_dy, sum_dyxm;
-        chan_dy_sums(x + off, dy + off, (size_t)n, stride, is, mean, &sum_dy, &sum_dyxm);
-        const double sum_dy_xhat = sum_dyxm * invstd;
-        if (dgamma) dgamma[ch] += (cn_real)sum_dy_xhat;
-        if (dbeta) dbeta[ch] += (cn_real)sum_dy;
-        if (!dx) continue;
-        if (batch_stats) {
-            // dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat))
-            //    = gi * dy - gi * a - (x - mean) * gi * invstd * b, in cn_real
-            const double a = sum_dy / m, b = sum_dy_xhat / m;
-            const cn_real kdy = (cn_real)gi, k0 = (cn_real)(gi * a),
-                          kx = (cn_real)(gi * invstd * b), mf = (cn_real)mean;
-            for (size_t i = 0; i < (size_t)n; i++) {
-                const cn_real *xr = x + off + i * stride;   // row (inner)
-                const cn_real *dyr = dy + off + i * stride; // row (inner)
-                cn_real *dxr = dx + off + i * stride;       // row (inner)
-                size_t j = 0;
-                for (; j + LANES <= is; j += LANES) {
-                    cn_real t[LANES];
-                    for (size_t l = 0; l < LANES; l++)
-                        t[l] = kdy * dyr[j + l] - (k0 + kx * (xr[j + l] - mf));
-                    for (size_t l = 0; l < LANES; l++) dxr[j + l] = t[l];
-                }
-                for (; j < is; j++) dxr[j] = kdy * dyr[j] - (k0 + kx * (xr[j] - mf));
-            }
-        } else {
+        bwd_k k = bwd_coef(ch, batch_stats, m, gamma, save_mean, save_invstd, t1, t2, dgamma,
+                           dbeta);
+        if (dx)
             for (size_t i = 0; i < (size_t)n; i++)
-                scale_row(dy + off + i * stride, dx + off + i * stride, is, gi);
-        }
+                dx_row(x + off + i * stride, dy + off + i * stride, dx + off + i * stride, is,
+                       &k, batch_stats);
     }
 }
