@@ -223,10 +223,13 @@ static void grid_load(const grid_dims *d, int c, const cn_real *base, const size
         for (int t = 0; t < kk; t++) {
             const cn_real *xc = base + imgs[t] * stride + (size_t)ch * d->h * d->w; // (h, w)
             cn_real *r = o + d->lead + (size_t)t * d->hwp;
-            for (int row = 0; row < d->h; row++, r += d->wp) {
-                memcpy(r, xc + (size_t)row * d->w, wr);
-                memset(r + d->w, 0, pr);
-            }
+            if (cn_conv2d_tile_copy_rows(xc, d->h, d->w, d->pw, r, d->wp))
+                r += (size_t)d->h * d->wp;
+            else
+                for (int row = 0; row < d->h; row++, r += d->wp) {
+                    memcpy(r, xc + (size_t)row * d->w, wr);
+                    memset(r + d->w, 0, pr);
+                }
             memset(r, 0, (size_t)d->ph * d->wp * sizeof *r);
         }
     }

@@ -215,6 +215,21 @@ int cn_conv2d_tile_deinterleave2(const cn_real *src, int n, cn_real *even, cn_re
     return 1;
 }
 
+int cn_conv2d_tile_copy_rows(const cn_real *src, int rows, int w, int pad, cn_real *dst,
+                             size_t ds)
+{
+    const int len = w + pad;
+    for (int r = 0; r < rows; r++, src += w, dst += ds)
+        for (int k = 0; k < len; k += 16) {
+            /* lanes < w - k come from src (the rest load as zeros), lanes < len - k store */
+            const int nl = w - k >= 16 ? 16 : w - k > 0 ? w - k : 0;
+            const int ns = len - k >= 16 ? 16 : len - k;
+            const __mmask16 lm = (__mmask16)((1u << nl) - 1u), sm = (__mmask16)((1u << ns) - 1u);
+            _mm512_mask_storeu_ps(dst + k, sm, _mm512_maskz_loadu_ps(lm, src + k));
+        }
+    return 1;
+}
+
 typedef void (*dw_fn)(const float *const *, const float *, int, int, size_t, size_t, int,
                       float *const *);
 
@@ -298,6 +313,13 @@ int cn_conv2d_tile_dw_off(const size_t *off, int taps, int c, int m, const cn_re
 {
     (void)off, (void)taps, (void)c, (void)m, (void)xs, (void)cs, (void)dyT, (void)ncols;
     (void)add, (void)dwT;
+    return 0;
+}
+
+int cn_conv2d_tile_copy_rows(const cn_real *src, int rows, int w, int pad, cn_real *dst,
+                             size_t ds)
+{
+    (void)src, (void)rows, (void)w, (void)pad, (void)dst, (void)ds;
     return 0;
 }
 

@@ -64,6 +64,14 @@ int cn_conv2d_tile_transpose(const cn_real *src, size_t ss, size_t sj, int rows,
  * (nothing written) in builds without the tiles. */
 int cn_conv2d_tile_deinterleave2(const cn_real *src, int n, cn_real *even, cn_real *odd);
 
+/* cn_conv2d_tile_copy_rows: dst row r (ds reals apart) = the w reals of src row
+ * r (rows contiguous, w apart) followed by pad zeros, for r < rows, by masked
+ * vector moves (a 32-real row is two; memcpy + memset calls cost more than the
+ * copy at that size). Returns 1 when it ran, 0 (nothing written) in builds
+ * without the tiles. */
+int cn_conv2d_tile_copy_rows(const cn_real *src, int rows, int w, int pad, cn_real *dst,
+                             size_t ds);
+
 /* cn_conv2d_tile_ok: 1 when cn_conv2d_tile runs for m output channels and
  * taps = kh * kw (this build and CPU have tiles for them), else 0. */
 int cn_conv2d_tile_ok(int m, int taps);
