@@ -12,13 +12,17 @@
 
 /* PAR_FOR: element loops run in parallel from 32768 elements on; each element's
  * update is independent, so the result does not depend on the thread count.
- * `simd`: the outlined loop body loses its pointers' restrict, and without it
- * the compiler keeps the loop scalar (4x slower at 1 thread); every element is
- * still computed by the same operations in the same order. */
+ * PAR_FOR_SIMD (SEG_LOOP's loops): the outlined loop body loses its pointers'
+ * restrict, and without `simd` the compiler keeps the loop scalar (4x slower at
+ * 1 thread); every element is still computed by the same operations in the same
+ * order. Loops with sqrt (errno) or per-element branches do not vectorise (clang
+ * reports that as an error under `simd`): they take PAR_FOR. */
 #ifdef _OPENMP
-#define PAR_FOR _Pragma("omp parallel for simd schedule(static) if (n >= 32768)")
+#define PAR_FOR _Pragma("omp parallel for schedule(static) if (n >= 32768)")
+#define PAR_FOR_SIMD _Pragma("omp parallel for simd schedule(static) if (n >= 32768)")
 #else
 #define PAR_FOR
+#define PAR_FOR_SIMD
 #endif
 
 struct cn_optimizer {
@@ -348,7 +352,8 @@ static inline double grad_at(const seg *s, size_t i)
  * L2 or none) get branch-free loops over restrict pointers that vectorise;
  * grad_at's general form serves the rest. BODY reads and writes x, s0, s1 (the
  * segment's values and state slots). */
-#define SEG_LOOP(sg, BODY)                                                                 \
+#define SEG_LOOP(sg, BODY) SEG_LOOP_P(sg, PAR_FOR_SIMD, BODY)
+#define SEG_LOOP_P(sg, PAR, BODY)                                                          \
     do {                                                                                   \
         const size_t n = (sg)->n;                                                          \
         cn_real *restrict x = (sg)->x, *restrict s0 = (sg)->s0, *restrict s1 = (sg)->s1;    \
@@ -357,19 +362,19 @@ static inline double grad_at(const seg *s, size_t i)
         (void)s0;                                                                          \
         (void)s1;                                                                          \
         if ((sg)->scale == 1.0 && (sg)->clip == 0 && (sg)->l1 == 0 && wd == 0) {           \
-            PAR_FOR                                                                        \
+            PAR                                                                            \
             for (size_t i = 0; i < n; i++) {                                               \
                 const double g = (double)gr[i];                                            \
                 BODY                                                                       \
             }                                                                              \
         } else if ((sg)->scale == 1.0 && (sg)->clip == 0 && (sg)->l1 == 0) {               \
-            PAR_FOR                                                                        \
+            PAR                                                                            \
             for (size_t i = 0; i < n; i++) {                                               \
                 const double g = (double)gr[i] + wd * (double)x[i];                        \
                 BODY                                                                       \
             }                                                                              \
         } else {                                                                           \
-            PAR_FOR                                                                        \
+            PAR                                                                            \
             for (size_t i = 0; i < n; i++) {                                               \
                 const double g = grad_at((sg), i);                                         \
                 BODY                                                                       \
@@ -481,8 +486,8 @@ static void step_adam(const seg *s, double b1, double b2, double eps, double dwd
     double bc1 = 1 - pow(b1, (double)t), bc2s = sqrt(1 - pow(b2, (double)t));
     double step_size = s->lr / bc1, keep = 1 - s->lr * dwd;
     cn_real *vmax = amsgrad ? s->s2 : NULL;
-    if (!vmax && dwd == 0) { /* plain Adam: branch-free */
-        SEG_LOOP(s, {
+    if (!vmax && dwd == 0) { /* plain Adam: branch-free (sqrt: no simd) */
+        SEG_LOOP_P(s, PAR_FOR, {
             double m = b1 * (double)s0[i] + (1 - b1) * g;
             double v = b2 * (double)s1[i] + (1 - b2) * (g * g);
             s0[i] = (cn_real)m;
